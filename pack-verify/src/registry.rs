@@ -1,0 +1,273 @@
+//! Walking a whole registry tree (a static directory or, from the binary, an HTTP base URL) and
+//! verifying every version in it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::VerifyError;
+use crate::integrity::Integrity;
+use crate::trust::{Clock, ExpiryPolicy, TrustBundle, TrustRoot, TrustState, TrustWarning};
+use crate::verify::{VerifiedVersion, Verifier, VersionInput};
+
+/// Path of the keychain envelope on a registry that publishes one.
+pub const KEYCHAIN_PATH: &str = "/keys/keychain.json";
+
+/// Where registry documents come from. Paths are registry-relative (`/v1/index.json`).
+pub trait RegistrySource: Sync {
+    /// Fetches a document; `Ok(None)` when the registry says it does not exist.
+    fn fetch(&self, path: &str) -> Result<Option<Vec<u8>>, VerifyError>;
+    /// A human name for messages.
+    fn describe(&self) -> String;
+}
+
+/// A static registry tree on disk.
+#[derive(Debug, Clone)]
+pub struct DirSource {
+    root: PathBuf,
+}
+
+impl DirSource {
+    /// A source reading below `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DirSource { root: root.into() }
+    }
+}
+
+impl RegistrySource for DirSource {
+    fn fetch(&self, path: &str) -> Result<Option<Vec<u8>>, VerifyError> {
+        let rel = path.trim_start_matches('/');
+        if rel.split('/').any(|c| c == ".." || c.is_empty()) {
+            return Err(VerifyError::Io { what: path.to_string(), detail: "not a plain registry path".into() });
+        }
+        let full = self.root.join(rel);
+        match std::fs::read(&full) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(VerifyError::Io { what: full.display().to_string(), detail: e.to_string() }),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+}
+
+/// The outcome for one version.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionResult {
+    /// Pack name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Whether every check passed.
+    pub ok: bool,
+    /// The error code, when not ok.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The error message, when not ok.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Signing key, when ok.
+    #[serde(rename = "keyId", skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Whether the registry marks the version yanked.
+    pub yanked: bool,
+}
+
+/// The outcome for a whole registry.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistryReport {
+    /// Versions that verified.
+    pub verified: usize,
+    /// Versions that failed.
+    pub failed: usize,
+    /// One row per version.
+    pub results: Vec<VersionResult>,
+    /// Trust warnings to show (never silently dropped).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Options for [`verify_registry`].
+pub struct RegistryCheck<'a> {
+    /// The registry's trust bundle.
+    pub bundle: &'a TrustBundle,
+    /// Stored trust state (updated on success).
+    pub state: &'a mut TrustState,
+    /// Clock for expiry.
+    pub clock: &'a dyn Clock,
+    /// Expiry policy.
+    pub policy: ExpiryPolicy,
+}
+
+/// A pack name safe to put in a path (the registry tree is hostile input too).
+fn path_safe(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 256
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+'))
+        && !name.contains("..")
+}
+
+fn fetch_required(source: &dyn RegistrySource, path: &str) -> Result<Vec<u8>, VerifyError> {
+    source
+        .fetch(path)?
+        .ok_or_else(|| VerifyError::Io { what: format!("{}{path}", source.describe()), detail: "not found".into() })
+}
+
+fn json(bytes: &[u8], what: &str) -> Result<Value, VerifyError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| VerifyError::ManifestInvalid { detail: format!("{what} is not JSON: {e}") })
+}
+
+/// Resolves the trust root for `source`: pinned keys, or the registry's keychain verified
+/// against the bundle's root.
+pub fn resolve_trust(source: &dyn RegistrySource, check: &mut RegistryCheck<'_>) -> Result<TrustRoot, VerifyError> {
+    let fetched = if check.bundle.has_root() { source.fetch(KEYCHAIN_PATH)? } else { None };
+    check.bundle.resolve(fetched.as_deref(), check.state, check.clock, check.policy)
+}
+
+struct Fetched {
+    name: String,
+    version: String,
+    index_integrity: Option<String>,
+    index_key: Option<String>,
+    files: Result<(Vec<u8>, Vec<u8>, Vec<u8>, Option<Vec<u8>>), VerifyError>,
+}
+
+/// Verifies every version of every pack listed in the registry's `/v1/index.json`.
+pub fn verify_registry(
+    source: &dyn RegistrySource,
+    mut check: RegistryCheck<'_>,
+) -> Result<RegistryReport, VerifyError> {
+    let root = resolve_trust(source, &mut check)?;
+    let warnings: Vec<String> = root.warnings().iter().map(TrustWarning::to_string).collect();
+    let verifier = Verifier::new(root);
+    let index = json(&fetch_required(source, "/v1/index.json")?, "/v1/index.json")?;
+    let names: Vec<String> = index
+        .get("packs")
+        .and_then(Value::as_array)
+        .map(|packs| packs.iter().filter_map(|p| p.get("name").and_then(Value::as_str)).map(str::to_string).collect())
+        .unwrap_or_default();
+
+    let mut fetched: Vec<Fetched> = Vec::new();
+    let mut results: Vec<VersionResult> = Vec::new();
+    for name in names {
+        if !path_safe(&name) {
+            results.push(failure(
+                &name,
+                "?",
+                &VerifyError::ManifestInvalid { detail: "pack name is not path-safe".into() },
+            ));
+            continue;
+        }
+        let pack_index =
+            match fetch_required(source, &format!("/v1/packs/{name}/index.json")).and_then(|b| json(&b, &name)) {
+                Ok(v) => v,
+                Err(e) => {
+                    results.push(failure(&name, "*", &e));
+                    continue;
+                }
+            };
+        for row in pack_index.get("versions").and_then(Value::as_array).into_iter().flatten() {
+            let Some(version) = row.get("version").and_then(Value::as_str) else { continue };
+            if !path_safe(version) {
+                results.push(failure(
+                    &name,
+                    version,
+                    &VerifyError::ManifestInvalid { detail: "version is not path-safe".into() },
+                ));
+                continue;
+            }
+            let base = format!("/v1/packs/{name}/-/{version}");
+            let files = (|| {
+                let manifest = fetch_required(source, &format!("{base}.json"))?;
+                let tarball = fetch_required(source, &format!("{base}.tgz"))?;
+                let sig = fetch_required(source, &format!("{base}.sig"))?;
+                let statement = if verifier.root().requires_statements() {
+                    source.fetch(&format!("{base}.statement.json"))?
+                } else {
+                    None
+                };
+                Ok((manifest, tarball, sig, statement))
+            })();
+            fetched.push(Fetched {
+                name: name.clone(),
+                version: version.to_string(),
+                index_integrity: row.get("integrity").and_then(Value::as_str).map(str::to_string),
+                index_key: row.get("signingKeyId").and_then(Value::as_str).map(str::to_string),
+                files,
+            });
+        }
+    }
+
+    let inputs: Vec<VersionInput<'_>> = fetched
+        .iter()
+        .filter_map(|f| f.files.as_ref().ok().map(|files| (f, files)))
+        .map(|(f, (manifest, tarball, sig, statement))| VersionInput {
+            manifest,
+            tarball,
+            signature: sig,
+            statement: statement.as_deref(),
+            expected: Some((&f.name, &f.version)),
+        })
+        .collect();
+    let mut verdicts = verifier.verify_all(&inputs).into_iter();
+    for f in &fetched {
+        let outcome = match &f.files {
+            Err(e) => Err(e.clone()),
+            Ok(_) => verdicts
+                .next()
+                .unwrap_or_else(|| Err(VerifyError::Io { what: f.name.clone(), detail: "no verdict".into() }))
+                .and_then(|v| index_agrees(f, v)),
+        };
+        results.push(match outcome {
+            Ok(v) => VersionResult {
+                name: v.name,
+                version: v.version,
+                ok: true,
+                error: None,
+                message: None,
+                key_id: Some(v.signing_key_id),
+                yanked: v.yanked,
+            },
+            Err(e) => failure(&f.name, &f.version, &e),
+        });
+    }
+    let verified = results.iter().filter(|r| r.ok).count();
+    Ok(RegistryReport { verified, failed: results.len() - verified, results, warnings })
+}
+
+/// The per-pack index must agree with what was verified: it is what resolvers choose from.
+fn index_agrees(f: &Fetched, v: VerifiedVersion) -> Result<VerifiedVersion, VerifyError> {
+    if let Some(listed) = &f.index_integrity {
+        let listed_ok = Integrity::parse(listed).map(|i| i == v.integrity).unwrap_or(false);
+        if !listed_ok {
+            return Err(VerifyError::IntegrityMismatch { expected: listed.clone(), actual: v.integrity.to_string() });
+        }
+    }
+    if let Some(key) = &f.index_key {
+        if *key != v.signing_key_id {
+            return Err(VerifyError::SignerMismatch { expected: key.clone(), found: v.signing_key_id.clone() });
+        }
+    }
+    Ok(v)
+}
+
+fn failure(name: &str, version: &str, e: &VerifyError) -> VersionResult {
+    VersionResult {
+        name: name.to_string(),
+        version: version.to_string(),
+        ok: false,
+        error: Some(e.code().to_string()),
+        message: Some(e.to_string()),
+        key_id: None,
+        yanked: false,
+    }
+}
+
+/// Reads a file into memory with a readable error.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, VerifyError> {
+    std::fs::read(path).map_err(|e| VerifyError::Io { what: path.display().to_string(), detail: e.to_string() })
+}

@@ -1,0 +1,379 @@
+//! The project's one tar reader (streaming, bounded, refusing hostile entries) and the
+//! deterministic writer that produces the reference layout.
+//!
+//! Reading accepts both layouts found in the real registry: the deterministic one (regular files
+//! only, sorted, no `./`) and the legacy `tar -czf … -C dir .` one (`./` prefixes, directory
+//! entries). Everything else a pack never needs is refused with its own code: links, devices,
+//! FIFOs, PAX and GNU long-name headers, absolute or `..` paths, duplicates, case collisions,
+//! non-UTF-8 names, and anything past the end of the archive.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry as MapEntry;
+use std::io::{self, BufRead, BufReader, Read};
+use std::rc::Rc;
+
+use flate2::Compression;
+use tar::EntryType;
+
+use crate::error::VerifyError;
+
+/// Name of the manifest at the archive root.
+pub const PACK_JSON: &str = "pack.json";
+/// Where the `manual` convention embeds the signature over `pack.json`.
+pub const EMBEDDED_SIGNATURE: &str = "keys/pack.json.sig";
+
+/// Bounds applied while reading a tarball. Defaults follow the contract's recommendations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TarLimits {
+    /// Largest compressed tarball accepted (contract: 10 MB).
+    pub max_compressed: u64,
+    /// Largest total decompressed size, trailing padding included (contract: 50 MB).
+    pub max_uncompressed: u64,
+    /// Largest single file.
+    pub max_file: u64,
+    /// Most entries, directories included.
+    pub max_entries: usize,
+    /// Largest `pack.json` (contract: 256 KB).
+    pub max_manifest: u64,
+}
+
+impl Default for TarLimits {
+    fn default() -> Self {
+        TarLimits {
+            max_compressed: 10 * 1024 * 1024,
+            max_uncompressed: 50 * 1024 * 1024,
+            max_file: 10 * 1024 * 1024,
+            max_entries: 4096,
+            max_manifest: 256 * 1024,
+        }
+    }
+}
+
+/// One regular file of a pack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackFile {
+    /// Normalised relative path (`/`-separated, no `./`).
+    pub path: String,
+    /// File contents.
+    pub data: Vec<u8>,
+}
+
+/// The regular files of a pack tarball, in archive order, after every safety check passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackArchive {
+    files: Vec<PackFile>,
+    manifest: usize,
+}
+
+impl PackArchive {
+    /// The exact bytes of `pack.json` as stored (what the `manual` signature covers).
+    pub fn pack_json(&self) -> &[u8] {
+        &self.files[self.manifest].data
+    }
+
+    /// A file by normalised path.
+    pub fn get(&self, path: &str) -> Option<&[u8]> {
+        self.files.iter().find(|f| f.path == path).map(|f| f.data.as_slice())
+    }
+
+    /// All regular files in archive order.
+    pub fn files(&self) -> &[PackFile] {
+        &self.files
+    }
+
+    /// Consumes the archive, returning its files.
+    pub fn into_files(self) -> Vec<PackFile> {
+        self.files
+    }
+}
+
+/// Reads a pack from the bytes of a `.tgz`.
+pub fn read_pack(tgz: &[u8], limits: &TarLimits) -> Result<PackArchive, VerifyError> {
+    if tgz.len() as u64 > limits.max_compressed {
+        return Err(VerifyError::CompressedTooLarge { size: tgz.len() as u64, limit: limits.max_compressed });
+    }
+    read_pack_from(tgz, limits)
+}
+
+#[derive(Default)]
+struct StreamState {
+    compressed: u64,
+    decompressed: u64,
+    compressed_exceeded: bool,
+    decompressed_exceeded: bool,
+    gzip_error: Option<String>,
+}
+
+/// Counts compressed bytes and refuses past the limit.
+struct CompressedSide<R> {
+    inner: R,
+    limit: u64,
+    state: Rc<RefCell<StreamState>>,
+}
+
+impl<R: Read> Read for CompressedSide<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut st = self.state.borrow_mut();
+        st.compressed += n as u64;
+        if st.compressed > self.limit {
+            st.compressed_exceeded = true;
+            return Err(io::Error::other("compressed size limit exceeded"));
+        }
+        Ok(n)
+    }
+}
+
+/// Sits between the gzip decoder and the tar parser: counts decompressed bytes against the
+/// limit and remembers whether a failure came from gzip, so errors get the right code.
+struct DecompressedSide<R> {
+    inner: R,
+    limit: u64,
+    state: Rc<RefCell<StreamState>>,
+}
+
+impl<R: Read> Read for DecompressedSide<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                let mut st = self.state.borrow_mut();
+                if !st.compressed_exceeded {
+                    st.gzip_error = Some(e.to_string());
+                }
+                return Err(e);
+            }
+        };
+        let mut st = self.state.borrow_mut();
+        st.decompressed += n as u64;
+        if st.decompressed > self.limit {
+            st.decompressed_exceeded = true;
+            return Err(io::Error::other("decompressed size limit exceeded"));
+        }
+        Ok(n)
+    }
+}
+
+impl StreamState {
+    /// Turns an I/O failure seen by the tar layer into the code for its real cause.
+    fn classify(&self, limits: &TarLimits, tar_error: &io::Error) -> VerifyError {
+        if self.compressed_exceeded {
+            VerifyError::CompressedTooLarge { size: self.compressed, limit: limits.max_compressed }
+        } else if self.decompressed_exceeded {
+            VerifyError::TooLarge { limit: limits.max_uncompressed }
+        } else if let Some(detail) = &self.gzip_error {
+            VerifyError::GunzipFailed { detail: detail.clone() }
+        } else {
+            VerifyError::TarParseFailed { detail: tar_error.to_string() }
+        }
+    }
+}
+
+/// Reads a pack from any byte stream holding a `.tgz`, without seeking.
+pub fn read_pack_from<R: Read>(reader: R, limits: &TarLimits) -> Result<PackArchive, VerifyError> {
+    let state = Rc::new(RefCell::new(StreamState::default()));
+    let compressed =
+        BufReader::new(CompressedSide { inner: reader, limit: limits.max_compressed, state: state.clone() });
+    let gz = flate2::bufread::GzDecoder::new(compressed);
+    let decompressed = DecompressedSide { inner: gz, limit: limits.max_uncompressed, state: state.clone() };
+    let mut archive = tar::Archive::new(decompressed);
+
+    let fail = |e: &io::Error| state.borrow().classify(limits, e);
+    let mut files: Vec<PackFile> = Vec::new();
+    let mut seen: HashMap<String, ()> = HashMap::new();
+    let mut lowercase: HashMap<String, String> = HashMap::new();
+    let mut count = 0usize;
+
+    // `raw(true)` hands us PAX and GNU long-name headers as entries instead of folding them into
+    // the next name, so we can refuse them.
+    let entries = archive.entries().map_err(|e| fail(&e))?.raw(true);
+    for entry in entries {
+        let mut entry = entry.map_err(|e| fail(&e))?;
+        count += 1;
+        if count > limits.max_entries {
+            return Err(VerifyError::TooManyEntries { limit: limits.max_entries });
+        }
+        let header = entry.header();
+        let entry_type = header.entry_type();
+        match entry_type {
+            EntryType::XHeader | EntryType::XGlobalHeader => return Err(VerifyError::ExtendedHeader { kind: "pax" }),
+            EntryType::GNULongName | EntryType::GNULongLink => {
+                return Err(VerifyError::ExtendedHeader { kind: "gnu-long-name" });
+            }
+            _ => {}
+        }
+        let raw_name = header.path_bytes().into_owned();
+        let name = std::str::from_utf8(&raw_name).map_err(|_| VerifyError::NameNotUtf8)?.to_string();
+        let path = normalise_name(&name)?;
+        match entry_type {
+            EntryType::Regular | EntryType::Continuous if path != "." => {}
+            EntryType::Directory => {
+                // Legacy layout: directory entries carry nothing; only their names are checked.
+                continue;
+            }
+            EntryType::Symlink => return Err(VerifyError::Symlink { path }),
+            EntryType::Link => return Err(VerifyError::Hardlink { path }),
+            EntryType::Char | EntryType::Block => return Err(VerifyError::Device { path }),
+            EntryType::Fifo => return Err(VerifyError::Fifo { path }),
+            other => {
+                return Err(VerifyError::UnsupportedEntry { path, entry_type: other.as_byte() as char });
+            }
+        }
+        let size = header.size().map_err(|e| fail(&e))?;
+        if path == PACK_JSON && size > limits.max_manifest {
+            return Err(VerifyError::ManifestTooLarge { size, limit: limits.max_manifest });
+        }
+        if size > limits.max_file {
+            return Err(VerifyError::FileTooLarge { path, size, limit: limits.max_file });
+        }
+        match seen.entry(path.clone()) {
+            MapEntry::Occupied(_) => return Err(VerifyError::DuplicateEntry { path }),
+            MapEntry::Vacant(v) => {
+                v.insert(());
+            }
+        }
+        match lowercase.entry(path.to_lowercase()) {
+            MapEntry::Occupied(o) => {
+                return Err(VerifyError::CaseCollision { first: o.get().clone(), second: path });
+            }
+            MapEntry::Vacant(v) => {
+                v.insert(path.clone());
+            }
+        }
+        let mut data = Vec::with_capacity(size.min(1 << 20) as usize);
+        entry.read_to_end(&mut data).map_err(|e| fail(&e))?;
+        files.push(PackFile { path, data });
+    }
+
+    // Past the end-of-archive marker only zero padding may follow, and nothing may follow the
+    // gzip member: anything else is smuggled data a different reader might interpret.
+    let mut rest = archive.into_inner();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = rest.read(&mut buf).map_err(|e| fail(&e))?;
+        if n == 0 {
+            break;
+        }
+        if buf[..n].iter().any(|b| *b != 0) {
+            return Err(VerifyError::TrailingData);
+        }
+    }
+    let mut after_gzip = rest.inner.into_inner();
+    let leftover = after_gzip.fill_buf().map_err(|e| fail(&e))?;
+    if !leftover.is_empty() {
+        return Err(VerifyError::TrailingData);
+    }
+
+    let manifest = files.iter().position(|f| f.path == PACK_JSON).ok_or(VerifyError::ManifestMissing)?;
+    Ok(PackArchive { files, manifest })
+}
+
+/// Validates an entry name and returns its normalised form (leading `./` removed).
+pub fn normalise_name(name: &str) -> Result<String, VerifyError> {
+    if name.starts_with('/') {
+        return Err(VerifyError::AbsolutePath { path: name.to_string() });
+    }
+    let trimmed = name.strip_prefix("./").unwrap_or(name);
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    if trimmed.is_empty() || trimmed == "." {
+        // Only the legacy layout's root directory entry (`./`) may be this short.
+        return if name == "./" || name == "." {
+            Ok(String::from("."))
+        } else {
+            Err(VerifyError::BadName { path: name.to_string() })
+        };
+    }
+    for component in trimmed.split('/') {
+        match component {
+            ".." => return Err(VerifyError::PathTraversal { path: name.to_string() }),
+            "" | "." => return Err(VerifyError::BadName { path: name.to_string() }),
+            c if c.contains('\\') || c.contains('\0') || (c.len() == 2 && c.ends_with(':')) => {
+                return Err(VerifyError::BadName { path: name.to_string() });
+            }
+            _ => {}
+        }
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Writes files as a deterministic pack tarball in the reference layout: regular files only,
+/// sorted by byte order, mode 0644, uid/gid 0, mtime 0, no directory entries, names in the
+/// 100-byte ustar field, gzip level 9 with mtime 0 and OS "unknown".
+pub fn write_pack(files: &[PackFile]) -> Result<Vec<u8>, VerifyError> {
+    let mut sorted: Vec<&PackFile> = files.iter().collect();
+    sorted.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    for pair in sorted.windows(2) {
+        if pair[0].path == pair[1].path {
+            return Err(VerifyError::DuplicateEntry { path: pair[0].path.clone() });
+        }
+    }
+    let gz = flate2::GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::best());
+    let mut builder = tar::Builder::new(gz);
+    for file in sorted {
+        let path = normalise_name(&file.path)?;
+        if path != file.path || path == "." {
+            return Err(VerifyError::BadName { path: file.path.clone() });
+        }
+        if path.len() > 100 {
+            return Err(VerifyError::ExtendedHeader { kind: "gnu-long-name" });
+        }
+        let mut header = tar::Header::new_ustar();
+        // Set the name bytes directly: `set_path` would split long names into the prefix field.
+        let name_field = &mut header.as_old_mut().name;
+        name_field.fill(0);
+        name_field[..path.len()].copy_from_slice(path.as_bytes());
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        header.set_size(file.data.len() as u64);
+        header.set_entry_type(EntryType::Regular);
+        header.set_cksum();
+        builder
+            .append(&header, file.data.as_slice())
+            .map_err(|e| VerifyError::Io { what: path.clone(), detail: e.to_string() })?;
+    }
+    let gz = builder.into_inner().map_err(|e| VerifyError::Io { what: "tarball".into(), detail: e.to_string() })?;
+    gz.finish().map_err(|e| VerifyError::Io { what: "tarball".into(), detail: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, data: &[u8]) -> PackFile {
+        PackFile { path: path.to_string(), data: data.to_vec() }
+    }
+
+    #[test]
+    fn writes_reference_layout_and_reads_it_back() {
+        let files = vec![file("schemas/b.json", b"{}"), file("pack.json", b"{\"name\":\"x\"}")];
+        let tgz = write_pack(&files).expect("writes");
+        // gzip header: magic, deflate, no flags, mtime 0, XFL 2 (best), OS 255
+        assert_eq!(&tgz[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
+        let archive = read_pack(&tgz, &TarLimits::default()).expect("reads");
+        let names: Vec<_> = archive.files().iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(names, ["pack.json", "schemas/b.json"]);
+        assert_eq!(archive.pack_json(), b"{\"name\":\"x\"}");
+        assert_eq!(write_pack(&files).ok(), Some(tgz), "deterministic");
+    }
+
+    #[test]
+    fn names_are_normalised_or_refused() {
+        assert_eq!(normalise_name("./a/b").ok(), Some("a/b".to_string()));
+        assert_eq!(normalise_name("a/").ok(), Some("a".to_string()));
+        assert_eq!(normalise_name("/etc/passwd").err().map(|e| e.code()), Some("tarball_absolute_path"));
+        assert_eq!(normalise_name("a/../../b").err().map(|e| e.code()), Some("tarball_path_traversal"));
+        assert_eq!(normalise_name("a//b").err().map(|e| e.code()), Some("tarball_bad_name"));
+        assert_eq!(normalise_name("a\\b").err().map(|e| e.code()), Some("tarball_bad_name"));
+        assert_eq!(normalise_name("C:").err().map(|e| e.code()), Some("tarball_bad_name"));
+    }
+
+    #[test]
+    fn writer_refuses_long_names_and_duplicates() {
+        let long = "a".repeat(101);
+        assert!(write_pack(&[file(&long, b"")]).is_err());
+        assert!(write_pack(&[file("x", b""), file("x", b"")]).is_err());
+    }
+}

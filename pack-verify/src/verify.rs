@@ -1,0 +1,263 @@
+//! Verifying one version, or many at once with batched signature checks.
+//!
+//! The order of checks is fixed and cheap-first, and nothing is decompressed before the
+//! integrity of the exact `.tgz` bytes has been checked:
+//!
+//! 1. the version manifest parses and names the expected pack and version;
+//! 2. SHA-256 of the `.tgz` equals the manifest's `integrity`;
+//! 3. where the trust root requires it, the registry's signed statement binds the same name,
+//!    version, integrity and signer, and gives the publish time;
+//! 4. the signing key is in the trust root, may sign this namespace, and was valid then;
+//! 5. the tarball passes the safe reader; its `pack.json` names the same pack, version and
+//!    signer; under `manual` the embedded signature equals the detached one;
+//! 6. the Ed25519 signature verifies over the bytes its convention covers.
+
+use std::thread;
+
+use time::OffsetDateTime;
+
+use crate::error::VerifyError;
+use crate::integrity::Integrity;
+use crate::manifest::{PackJson, VersionManifest};
+use crate::signature::{Signature, SignatureCheck, SigningMethod, verify_batch};
+use crate::tarball::{EMBEDDED_SIGNATURE, PackArchive, TarLimits, read_pack};
+use crate::trust::{TrustRoot, VersionStatement, parse_time};
+
+/// The raw bytes of one published version, exactly as fetched.
+#[derive(Debug, Clone, Copy)]
+pub struct VersionInput<'a> {
+    /// The served version manifest (`…/{version}.json`).
+    pub manifest: &'a [u8],
+    /// The `.tgz`.
+    pub tarball: &'a [u8],
+    /// The detached signature (`…/{version}.sig`).
+    pub signature: &'a [u8],
+    /// The registry's version statement, where the registry signs them.
+    pub statement: Option<&'a [u8]>,
+    /// Name and version the caller asked for (from the URL or lockfile), if any.
+    pub expected: Option<(&'a str, &'a str)>,
+}
+
+/// A version every check passed for. Only [`Verifier`] constructs it.
+#[derive(Debug, Clone)]
+pub struct VerifiedVersion {
+    /// Pack name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Integrity of the tarball.
+    pub integrity: Integrity,
+    /// Key that signed the pack.
+    pub signing_key_id: String,
+    /// Convention used.
+    pub method: SigningMethod,
+    /// Publish time, from the signed statement where there is one.
+    pub published_at: Option<OffsetDateTime>,
+    /// Whether the registry marks it yanked.
+    pub yanked: bool,
+    /// Why, if so.
+    pub yanked_reason: Option<String>,
+    /// Whether the registry marks it deprecated.
+    pub deprecated: bool,
+    /// The served manifest.
+    pub manifest: VersionManifest,
+    /// The files, ready to install.
+    pub archive: PackArchive,
+}
+
+/// Verifies versions against one registry's [`TrustRoot`].
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    root: TrustRoot,
+    limits: TarLimits,
+    refuse_yanked: bool,
+}
+
+/// Everything but the signature equation, done.
+struct Prepared {
+    manifest: VersionManifest,
+    archive: PackArchive,
+    key_id: String,
+    method: SigningMethod,
+    published_at: Option<OffsetDateTime>,
+    signature: Signature,
+    key: crate::keys::PublicKey,
+}
+
+impl Prepared {
+    fn message<'a>(&'a self, input: &VersionInput<'a>) -> &'a [u8] {
+        match self.method {
+            SigningMethod::Manual => self.archive.pack_json(),
+            SigningMethod::Tarball => input.tarball,
+        }
+    }
+}
+
+impl Verifier {
+    /// A verifier for `root` with default limits that reports, but does not refuse, yanked
+    /// versions.
+    pub fn new(root: TrustRoot) -> Self {
+        Verifier { root, limits: TarLimits::default(), refuse_yanked: false }
+    }
+
+    /// Uses other tarball limits.
+    pub fn with_limits(mut self, limits: TarLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Refuses yanked versions with `pack_yanked` (the `verified` trust mode for new installs).
+    pub fn refuse_yanked(mut self, refuse: bool) -> Self {
+        self.refuse_yanked = refuse;
+        self
+    }
+
+    /// The trust root in use.
+    pub fn root(&self) -> &TrustRoot {
+        &self.root
+    }
+
+    /// The tarball limits in use.
+    pub fn limits(&self) -> &TarLimits {
+        &self.limits
+    }
+
+    /// Verifies one version.
+    pub fn verify(&self, input: &VersionInput<'_>) -> Result<VerifiedVersion, VerifyError> {
+        let prepared = self.prepare(input)?;
+        let ok = prepared.key.verify(prepared.message(input), &prepared.signature);
+        self.finish(prepared, ok)
+    }
+
+    /// Verifies many versions: preparation runs on all cores, then every signature goes through
+    /// one batch equation (see [`verify_batch`]). Results come back in input order.
+    pub fn verify_all(&self, inputs: &[VersionInput<'_>]) -> Vec<Result<VerifiedVersion, VerifyError>> {
+        let workers = thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(inputs.len().max(1));
+        let chunk = inputs.len().div_ceil(workers).max(1);
+        let prepared: Vec<Result<Prepared, VerifyError>> = thread::scope(|s| {
+            let handles: Vec<_> = inputs
+                .chunks(chunk)
+                .map(|part| s.spawn(move || part.iter().map(|i| self.prepare(i)).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        vec![Err(VerifyError::Io { what: "verifier thread".into(), detail: "panicked".into() })]
+                    })
+                })
+                .collect()
+        });
+        let checks: Vec<(usize, SignatureCheck<'_>)> = prepared
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.as_ref().ok().map(|p| (i, p, &inputs[i])))
+            .map(|(i, p, input)| (i, SignatureCheck { message: p.message(input), signature: p.signature, key: p.key }))
+            .collect();
+        let only_checks: Vec<SignatureCheck<'_>> = checks.iter().map(|(_, c)| *c).collect();
+        let verdicts = verify_batch(&only_checks);
+        let mut ok_by_index = vec![false; inputs.len()];
+        for ((i, _), ok) in checks.iter().zip(verdicts) {
+            ok_by_index[*i] = ok;
+        }
+        prepared.into_iter().zip(ok_by_index).map(|(p, ok)| p.and_then(|p| self.finish(p, ok))).collect()
+    }
+
+    fn prepare(&self, input: &VersionInput<'_>) -> Result<Prepared, VerifyError> {
+        let manifest = VersionManifest::parse(input.manifest)?;
+        if let Some((name, version)) = input.expected {
+            same_identity(name, version, &manifest.name, &manifest.version)?;
+        }
+        manifest.integrity.check(input.tarball)?;
+        let signing = manifest.signing.clone().ok_or(VerifyError::Unsigned)?;
+
+        let published_at = if self.root.requires_statements() {
+            let bytes = input.statement.ok_or(VerifyError::StatementMissing)?;
+            let statement = VersionStatement::verify(bytes, &self.root)?;
+            check_statement(&statement, &manifest, &signing.key_id)?;
+            Some(statement.published_at)
+        } else {
+            // Unsigned metadata; only used where the pinned keys carry no validity window.
+            manifest.published_at.as_deref().and_then(|p| parse_time(p, "publishedAt").ok())
+        };
+
+        let key = self.root.authorize_publisher(&signing.key_id, &manifest.name, published_at)?.key;
+        let signature = Signature::from_bytes(input.signature)?;
+        let archive = read_pack(input.tarball, &self.limits)?;
+        let pack_json = PackJson::parse(archive.pack_json())?;
+        same_identity(&manifest.name, &manifest.version, &pack_json.name, &pack_json.version)?;
+
+        if signing.method == SigningMethod::Manual {
+            let embedded_signer = pack_json.signing.as_ref().map(|s| s.key_id.as_str()).unwrap_or("(none)");
+            if embedded_signer != signing.key_id {
+                return Err(VerifyError::SignerMismatch {
+                    expected: signing.key_id.clone(),
+                    found: embedded_signer.to_string(),
+                });
+            }
+            if archive.get(EMBEDDED_SIGNATURE) != Some(input.signature) {
+                return Err(VerifyError::SignatureMismatch);
+            }
+        }
+        Ok(Prepared { manifest, archive, key_id: signing.key_id, method: signing.method, published_at, signature, key })
+    }
+
+    fn finish(&self, p: Prepared, signature_ok: bool) -> Result<VerifiedVersion, VerifyError> {
+        if !signature_ok {
+            let subject = match p.method {
+                SigningMethod::Manual => "pack.json",
+                SigningMethod::Tarball => "tarball",
+            };
+            return Err(VerifyError::SignatureInvalid { subject: subject.into(), key_id: p.key_id });
+        }
+        if self.refuse_yanked && p.manifest.yanked {
+            return Err(VerifyError::Yanked {
+                name: p.manifest.name.clone(),
+                version: p.manifest.version.clone(),
+                reason: p.manifest.yanked_reason.clone(),
+            });
+        }
+        Ok(VerifiedVersion {
+            name: p.manifest.name.clone(),
+            version: p.manifest.version.clone(),
+            integrity: p.manifest.integrity,
+            signing_key_id: p.key_id,
+            method: p.method,
+            published_at: p.published_at,
+            yanked: p.manifest.yanked,
+            yanked_reason: p.manifest.yanked_reason.clone(),
+            deprecated: p.manifest.deprecated,
+            manifest: p.manifest,
+            archive: p.archive,
+        })
+    }
+}
+
+fn same_identity(expected_name: &str, expected_version: &str, name: &str, version: &str) -> Result<(), VerifyError> {
+    if name != expected_name {
+        return Err(VerifyError::NameMismatch { expected: expected_name.to_string(), found: name.to_string() });
+    }
+    if version != expected_version {
+        return Err(VerifyError::VersionMismatch {
+            expected: expected_version.to_string(),
+            found: version.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn check_statement(statement: &VersionStatement, manifest: &VersionManifest, key_id: &str) -> Result<(), VerifyError> {
+    let doc = &statement.doc;
+    let pairs: [(&'static str, &str, String); 4] = [
+        ("name", &doc.name, manifest.name.clone()),
+        ("version", &doc.version, manifest.version.clone()),
+        ("integrity", &doc.integrity, manifest.integrity.to_string()),
+        ("signingKeyId", &doc.signing_key_id, key_id.to_string()),
+    ];
+    for (field, stated, actual) in pairs {
+        if stated != actual {
+            return Err(VerifyError::StatementMismatch { field, statement: stated.to_string(), actual });
+        }
+    }
+    Ok(())
+}
