@@ -128,12 +128,20 @@ pub fn resolve_trust(source: &dyn RegistrySource, check: &mut RegistryCheck<'_>)
     check.bundle.resolve(fetched.as_deref(), check.state, check.clock, check.policy)
 }
 
+/// The raw documents of one version, as fetched.
+struct VersionFiles {
+    manifest: Vec<u8>,
+    tarball: Vec<u8>,
+    signature: Vec<u8>,
+    statement: Option<Vec<u8>>,
+}
+
 struct Fetched {
     name: String,
     version: String,
     index_integrity: Option<String>,
     index_key: Option<String>,
-    files: Result<(Vec<u8>, Vec<u8>, Vec<u8>, Option<Vec<u8>>), VerifyError>,
+    files: Result<VersionFiles, VerifyError>,
 }
 
 /// Verifies every version of every pack listed in the registry's `/v1/index.json`.
@@ -190,7 +198,7 @@ pub fn verify_registry(
                 } else {
                     None
                 };
-                Ok((manifest, tarball, sig, statement))
+                Ok(VersionFiles { manifest, tarball, signature: sig, statement })
             })();
             fetched.push(Fetched {
                 name: name.clone(),
@@ -205,11 +213,11 @@ pub fn verify_registry(
     let inputs: Vec<VersionInput<'_>> = fetched
         .iter()
         .filter_map(|f| f.files.as_ref().ok().map(|files| (f, files)))
-        .map(|(f, (manifest, tarball, sig, statement))| VersionInput {
-            manifest,
-            tarball,
-            signature: sig,
-            statement: statement.as_deref(),
+        .map(|(f, files)| VersionInput {
+            manifest: &files.manifest,
+            tarball: &files.tarball,
+            signature: &files.signature,
+            statement: files.statement.as_deref(),
             expected: Some((&f.name, &f.version)),
         })
         .collect();

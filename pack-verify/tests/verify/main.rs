@@ -4,6 +4,8 @@
 mod support;
 
 mod canonical_fixtures;
+#[cfg(feature = "cli")]
+mod cli;
 mod fixture_registry;
 mod hostile_tar;
 mod keychain_chain;
