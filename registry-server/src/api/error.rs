@@ -1,0 +1,66 @@
+//! The JSON error envelope `{"error": code, "message": text, "details": {...}}` (contract §2.5).
+
+use axum::Json;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::RegistryError;
+
+/// An error answered to an HTTP client.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Contract error code.
+    pub code: &'static str,
+    /// Human-readable message: what happened and how to fix it.
+    pub message: String,
+    /// Optional structured details.
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    /// A 404 with `code`.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self { status: StatusCode::NOT_FOUND, code, message: message.into(), details: None }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(err: RegistryError) -> Self {
+        let status = match &err {
+            RegistryError::Database(_)
+            | RegistryError::Migration(_)
+            | RegistryError::ObjectStore(_)
+            | RegistryError::BlobMissing { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            RegistryError::Verify { .. } => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        // Storage internals (paths, SQL) stay in the log, not in the response body.
+        tracing::error!(error = %err, code = err.code(), "request failed");
+        let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+            "the registry's storage is temporarily unavailable; retry shortly".to_string()
+        } else if status == StatusCode::INTERNAL_SERVER_ERROR {
+            "internal error; the registry operator has the details in the server log".to_string()
+        } else {
+            err.to_string()
+        };
+        Self { status, code: err.code(), message, details: None }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.code, "message": self.message });
+        if let (Some(details), Some(obj)) = (self.details, body.as_object_mut()) {
+            obj.insert("details".into(), details);
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Any URL no route matches.
+pub async fn not_found_fallback(uri: Uri) -> ApiError {
+    ApiError::not_found("not_found", format!("No file at {}", uri.path()))
+}

@@ -1,0 +1,91 @@
+//! Pack metadata and artifacts:
+//! `/v1/index.json`, `/v1/packs/{name}`, `/v1/packs/{name}/index.json` and
+//! `/v1/packs/{name}/-/{version}.json|.tgz|.sig|.sbom.json`.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use bytes::Bytes;
+
+use super::error::ApiError;
+use super::response;
+use crate::Registry;
+
+/// `GET /v1/index.json`.
+pub async fn registry_index(State(registry): State<Registry>, headers: HeaderMap) -> Result<Response, ApiError> {
+    Ok(response::json_document(&headers, registry.registry_index().await?))
+}
+
+/// `GET /v1/packs/{name}` and `/v1/packs/{name}/index.json` (identical bodies).
+pub async fn pack_index(
+    State(registry): State<Registry>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    match registry.pack_index(&name).await? {
+        Some(body) => Ok(response::json_document(&headers, body)),
+        None => Err(ApiError::not_found("not_found", format!("no pack named `{name}` in this registry"))),
+    }
+}
+
+/// Which artifact of a version a file name asks for.
+enum VersionFile<'a> {
+    Manifest(&'a str),
+    Tarball(&'a str),
+    Signature(&'a str),
+    Sbom(&'a str),
+}
+
+fn parse_file(file: &str) -> Option<VersionFile<'_>> {
+    // `.sbom.json` before `.json`: both end in `.json`.
+    if let Some(v) = file.strip_suffix(".sbom.json") {
+        Some(VersionFile::Sbom(v))
+    } else if let Some(v) = file.strip_suffix(".json") {
+        Some(VersionFile::Manifest(v))
+    } else if let Some(v) = file.strip_suffix(".tgz") {
+        Some(VersionFile::Tarball(v))
+    } else {
+        file.strip_suffix(".sig").map(VersionFile::Signature)
+    }
+}
+
+/// `GET /v1/packs/{name}/-/{version}.{json,tgz,sig,sbom.json}`.
+pub async fn version_file(
+    State(registry): State<Registry>,
+    Path((name, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(kind) = parse_file(&file) else {
+        return Err(ApiError::not_found("not_found", format!("No file at /v1/packs/{name}/-/{file}")));
+    };
+    let version = match kind {
+        VersionFile::Manifest(v) | VersionFile::Tarball(v) | VersionFile::Signature(v) | VersionFile::Sbom(v) => v,
+    };
+    let Some(row) = registry.version(&name, version).await? else {
+        return Err(ApiError::not_found(
+            "pack_version_not_found",
+            format!("{name}@{version} is not in this registry; see /v1/packs/{name} for its versions"),
+        ));
+    };
+    Ok(match kind {
+        VersionFile::Manifest(_) => response::json_document(&headers, row.manifest),
+        VersionFile::Tarball(_) => {
+            let body = registry.blob(&row.tarball_blob).await?;
+            // The spec's ETag for a tarball is its integrity value.
+            let etag = format!("\"{}\"", row.integrity);
+            response::artifact(&headers, body, response::CONTENT_TGZ, response::CACHE_IMMUTABLE, etag)
+        }
+        VersionFile::Signature(_) => {
+            let body = registry.blob(&row.signature_blob).await?;
+            let etag = response::etag_of(&body);
+            response::artifact(&headers, body, response::CONTENT_OCTET, response::CACHE_IMMUTABLE, etag)
+        }
+        VersionFile::Sbom(_) => {
+            let Some(key) = &row.sbom_blob else {
+                return Err(ApiError::not_found("not_found", format!("{name}@{version} has no SBOM")));
+            };
+            let body: Bytes = registry.blob(key).await?;
+            response::json_document(&headers, body)
+        }
+    })
+}

@@ -1,0 +1,14 @@
+//! `GET /security/advisories.json`: the advisory feed.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use super::error::ApiError;
+use super::response;
+use crate::Registry;
+
+/// The advisory feed.
+pub async fn advisories(State(registry): State<Registry>, headers: HeaderMap) -> Result<Response, ApiError> {
+    Ok(response::json_document(&headers, registry.advisories().await?))
+}

@@ -1,0 +1,110 @@
+//! Content-addressed blobs in object storage (a local directory or S3).
+//!
+//! A blob's key is `sha256/<2 hex>/<64 hex>` of its bytes, so a tarball published twice is
+//! stored once and a blob, once written, never changes.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{GetOptions, ObjectStore, PutMode, PutOptions, PutPayload};
+use sha2::{Digest, Sha256};
+
+use crate::RegistryError;
+
+/// The blob store.
+#[derive(Clone, Debug)]
+pub struct Blobs {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl Blobs {
+    /// Opens `location`: `s3://bucket[/prefix][?endpoint=URL&region=NAME]`, `file:///dir` or a
+    /// plain directory path.
+    ///
+    /// S3 credentials come from the `AWS_*` environment variables; endpoint and region from the
+    /// URL's options or `AWS_ENDPOINT_URL` / `AWS_REGION` (plain `http://` endpoints are allowed,
+    /// for S3-compatible servers on loopback).
+    pub fn open(location: &str) -> Result<Self, RegistryError> {
+        let store: Arc<dyn ObjectStore> = if let Some(rest) = location.strip_prefix("s3://") {
+            let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(RegistryError::Config {
+                    what: format!("object store `{location}` names no bucket; use s3://<bucket>[/<prefix>]"),
+                });
+            }
+            let mut endpoint = std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT")).ok();
+            let mut region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).ok();
+            for pair in query.split('&').filter(|p| !p.is_empty()) {
+                match pair.split_once('=') {
+                    Some(("endpoint", value)) => endpoint = Some(value.to_string()),
+                    Some(("region", value)) => region = Some(value.to_string()),
+                    _ => {
+                        return Err(RegistryError::Config {
+                            what: format!(
+                                "object store `{location}`: unknown option `{pair}` (known: endpoint=URL, region=NAME)"
+                            ),
+                        });
+                    }
+                }
+            }
+            let mut builder = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_region(region.unwrap_or_else(|| "us-east-1".to_string()));
+            if let Some(endpoint) = endpoint {
+                builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
+            }
+            let s3 = builder.build()?;
+            if prefix.trim_matches('/').is_empty() {
+                Arc::new(s3)
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(s3, prefix.trim_matches('/')))
+            }
+        } else {
+            let dir = location.strip_prefix("file://").unwrap_or(location);
+            if dir.is_empty() {
+                return Err(RegistryError::Config { what: "object store directory is empty".into() });
+            }
+            std::fs::create_dir_all(dir).map_err(|source| RegistryError::Io { path: dir.to_string(), source })?;
+            Arc::new(LocalFileSystem::new_with_prefix(dir)?)
+        };
+        Ok(Self { store })
+    }
+
+    /// The content address of `bytes`.
+    pub fn key_for(bytes: &[u8]) -> String {
+        let digest = Sha256::digest(bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256/{}/{}", &hex[..2], hex)
+    }
+
+    /// Stores `bytes` under their content address and returns the key. Storing the same bytes
+    /// again is a no-op, which makes retries and concurrent publishes of one tarball safe.
+    pub async fn put(&self, bytes: Bytes) -> Result<String, RegistryError> {
+        let key = Self::key_for(&bytes);
+        let path = Path::from(key.as_str());
+        let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+        match self.store.put_opts(&path, PutPayload::from_bytes(bytes.clone()), opts).await {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(key),
+            Err(object_store::Error::NotImplemented { .. }) => {
+                // Stores without create-if-absent: content addressing makes an overwrite harmless.
+                self.store.put_opts(&path, PutPayload::from_bytes(bytes), PutOptions::default()).await?;
+                Ok(key)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads a blob whole.
+    pub async fn get(&self, key: &str) -> Result<Bytes, RegistryError> {
+        let path = Path::from(key);
+        match self.store.get_opts(&path, GetOptions::default()).await {
+            Ok(result) => Ok(result.bytes().await?),
+            Err(object_store::Error::NotFound { .. }) => Err(RegistryError::BlobMissing { key: key.to_string() }),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
