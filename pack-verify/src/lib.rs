@@ -31,6 +31,8 @@ pub mod error;
 pub mod integrity;
 pub mod keys;
 pub mod manifest;
+pub mod names;
+pub mod range;
 pub mod registry;
 pub mod signature;
 pub mod tarball;

@@ -2,74 +2,18 @@
 
 use crate::error::{CliError, CliResult};
 
-fn is_lower_start(segment: &str) -> bool {
-    segment.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+fn from_name_error(e: &pack_verify::names::NameError) -> CliError {
+    CliError::usage(e.code(), e.to_string(), e.hint())
 }
 
-/// Checks a pack name against the contract's rule (§3.4):
-/// `^(core|vendor|community|private)\.[a-z][a-z0-9_-]*(\.[a-z][a-zA-Z0-9_-]*)+$`, 1–256 chars.
+/// Checks a pack name against the contract's rule (§3.4), shared with the registry.
 pub fn check_pack_name(name: &str) -> CliResult<()> {
-    let bad = |why: &str| {
-        CliError::usage(
-            "invalid_pack_name",
-            format!("`{name}` is not a valid pack name: {why}"),
-            "use dot-separated lowercase segments under a scope, e.g. `vendor.acme.tools` \
-             (scopes: core, vendor, community, private)",
-        )
-    };
-    if name.is_empty() || name.len() > 256 {
-        return Err(bad("it must be 1 to 256 characters long"));
-    }
-    let segments: Vec<&str> = name.split('.').collect();
-    if segments.len() < 3 {
-        return Err(bad("it needs a scope and at least two more segments"));
-    }
-    if !matches!(segments[0], "core" | "vendor" | "community" | "private") {
-        return Err(bad("the first segment must be core, vendor, community or private"));
-    }
-    let org = segments[1];
-    if !is_lower_start(org)
-        || !org.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-    {
-        return Err(bad("the second segment must start with a-z and hold only a-z, 0-9, `_` and `-`"));
-    }
-    for segment in &segments[2..] {
-        if !is_lower_start(segment) || !segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            return Err(bad("each later segment must start with a-z and hold only letters, digits, `_` and `-`"));
-        }
-    }
-    Ok(())
+    pack_verify::names::check_pack_name(name).map_err(|e| from_name_error(&e))
 }
 
-fn ident_ok(part: &str) -> bool {
-    !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-}
-
-/// Checks a version against the contract's SemVer pattern (§3.5).
+/// Checks a version against the contract's SemVer pattern (§3.5), shared with the registry.
 pub fn check_version(version: &str) -> CliResult<()> {
-    let bad = || {
-        CliError::usage(
-            "invalid_version",
-            format!("`{version}` is not a SemVer 2.0.0 version"),
-            "use MAJOR.MINOR.PATCH, optionally with -prerelease and +build, e.g. 0.1.0",
-        )
-    };
-    let (rest, build) = match version.split_once('+') {
-        Some((r, b)) => (r, Some(b)),
-        None => (version, None),
-    };
-    let (core, pre) = match rest.split_once('-') {
-        Some((c, p)) => (c, Some(p)),
-        None => (rest, None),
-    };
-    let numbers: Vec<&str> = core.split('.').collect();
-    if numbers.len() != 3 || numbers.iter().any(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(bad());
-    }
-    if pre.is_some_and(|p| !ident_ok(p)) || build.is_some_and(|b| !ident_ok(b)) {
-        return Err(bad());
-    }
-    Ok(())
+    pack_verify::names::check_version(version).map(drop).map_err(|e| from_name_error(&e))
 }
 
 /// Checks a key id: it names files and travels in `signing.publicKeyRef`.

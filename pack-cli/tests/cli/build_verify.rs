@@ -228,9 +228,10 @@ fn init_validates_name_and_target() {
         assert!(d.join("p").join(f).is_file(), "{f}");
     }
     pack(d, &["--json", "init", "p", "--name", NAME]).fails_with(2, "target_not_empty");
-    for bad in ["acme.tools", "vendor.Acme.tools", "local.acme.tools", "vendor.acme"] {
+    for bad in ["acme.tools", "vendor.Acme.tools", "vendor.acme"] {
         pack(d, &["--json", "init", "q", "--name", bad]).fails_with(2, "invalid_pack_name");
     }
+    pack(d, &["--json", "init", "q", "--name", "local.acme.tools"]).fails_with(2, "invalid_pack_scope");
     pack(d, &["--json", "init", "q", "--name", NAME, "--version", "1.0"]).fails_with(2, "invalid_version");
     pack(d, &["--json", "init", "q", "--name", NAME, "--kind", "prompt"]).fails_with(2, "pack_kind_unsupported");
     assert!(!d.join("q").exists());
