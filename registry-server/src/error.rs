@@ -42,6 +42,16 @@ pub enum RegistryError {
         /// The verifier's error (carries the contract code).
         source: VerifyError,
     },
+    /// A request refused with a contract code (validation, conflicts, lifecycle rules).
+    #[error("{message}")]
+    Refused {
+        /// HTTP status to answer with.
+        status: u16,
+        /// Contract code.
+        code: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -53,6 +63,11 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
+    /// A refusal with `status` and `code`.
+    pub fn refused(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Refused { status, code, message: message.into() }
+    }
+
     /// The machine-readable code (the contract's catalogue where one applies).
     pub fn code(&self) -> &'static str {
         match self {
@@ -62,6 +77,7 @@ impl RegistryError {
             Self::Config { .. } => "invalid_configuration",
             Self::InvalidDocument { .. } => "invalid_document",
             Self::Verify { source, .. } => source.code(),
+            Self::Refused { code, .. } => code,
             Self::Io { .. } => "io_error",
         }
     }

@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::RegistryError;
 use crate::registry::{DOC_ADVISORIES, DOC_DISCOVERY, DOC_GENERATED_AT};
 use crate::storage::db::InsertOutcome;
+use crate::storage::writes::AuditEvent;
 use crate::storage::{Storage, VersionRow};
 
 /// What an import did.
@@ -107,7 +108,20 @@ pub async fn import_tree(
     {
         let path = tree.join(rel);
         if let Some(bytes) = read_optional(&path)? {
-            json_doc(&path, &bytes)?;
+            let doc = json_doc(&path, &bytes)?;
+            if doc_key == DOC_ADVISORIES {
+                for advisory in doc.get("advisories").and_then(Value::as_array).into_iter().flatten() {
+                    let Some(id) = advisory.get("id").and_then(Value::as_str) else {
+                        return Err(RegistryError::InvalidDocument {
+                            path: path.display().to_string(),
+                            reason: "an advisory has no `id`".into(),
+                        });
+                    };
+                    let audit =
+                        AuditEvent::new(&stamp, "import", "advisory", id, serde_json::json!({"source": "import"}));
+                    storage.db.insert_advisory(id, &advisory.to_string(), &audit).await?;
+                }
+            }
             storage.db.put_document(doc_key, &text(&path, bytes)?, &stamp).await?;
         }
     }
@@ -255,5 +269,6 @@ async fn import_version(
         tarball_size,
         signature_blob,
         sbom_blob,
+        statement_blob: None,
     })
 }

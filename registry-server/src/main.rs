@@ -6,8 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pack_verify::trust::bundle::TrustBundle;
+use registry_server::api::limits::Limits;
+use registry_server::auth::{NewToken, Scope, create_token};
+use registry_server::config::FileConfig;
 use registry_server::import::{ImportOptions, import_tree};
 use registry_server::storage::Storage;
+use registry_server::storage::writes::AuditEvent;
+use registry_server::trust::RegistryTrust;
 use registry_server::{Config, Registry, RegistryError};
 
 #[derive(Parser)]
@@ -16,6 +21,9 @@ struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, env = "OPENWOP_LOG_FORMAT")]
     log_format: LogFormat,
+    /// Configuration file (TOML); environment variables and flags override it.
+    #[arg(long, global = true, env = "OPENWOP_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,8 +37,9 @@ enum LogFormat {
 #[derive(Args, Clone)]
 struct StorageArgs {
     /// Data directory of the embedded default (SQLite file and blob directory).
-    #[arg(long, env = "OPENWOP_DATA_DIR", default_value = ".openwop-registry")]
-    data_dir: PathBuf,
+    /// [default: .openwop-registry]
+    #[arg(long, env = "OPENWOP_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// Metadata database: sqlite://FILE or postgres://… (default: <data-dir>/registry.db).
     #[arg(long, env = "OPENWOP_DATABASE_URL")]
     database_url: Option<String>,
@@ -40,13 +49,22 @@ struct StorageArgs {
 }
 
 impl StorageArgs {
-    fn config(&self, listen: SocketAddr) -> Config {
+    /// Flags and environment over the config file over defaults.
+    fn config(&self, file: &FileConfig, listen: SocketAddr) -> Config {
         Config {
-            data_dir: self.data_dir.clone(),
+            data_dir: self
+                .data_dir
+                .clone()
+                .or_else(|| file.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(".openwop-registry")),
             listen,
-            database_url: self.database_url.clone(),
-            object_store: self.object_store.clone(),
+            database_url: self.database_url.clone().or_else(|| file.database_url.clone()),
+            object_store: self.object_store.clone().or_else(|| file.object_store.clone()),
         }
+    }
+
+    fn storage_config(&self, file: &FileConfig) -> Config {
+        self.config(file, SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 }
 
@@ -57,8 +75,33 @@ enum Command {
         #[command(flatten)]
         storage: StorageArgs,
         /// Address to listen on.
-        #[arg(long, env = "OPENWOP_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// [default: 127.0.0.1:8080]
+        #[arg(long, env = "OPENWOP_LISTEN")]
+        listen: Option<SocketAddr>,
+        #[command(flatten)]
+        write: WriteArgs,
+        /// Writes (publish, yank, …) each client address may make per minute [default: 600].
+        #[arg(long, env = "OPENWOP_WRITES_PER_MINUTE")]
+        writes_per_minute: Option<u32>,
+        /// Longest a request may take [default: 60].
+        #[arg(long, env = "OPENWOP_REQUEST_TIMEOUT_SECS")]
+        request_timeout_secs: Option<u64>,
+    },
+    /// Manage API tokens (the secret is printed once; only its hash is stored).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Remove blobs no version references (left by interrupted publishes or unpublishes).
+    Gc {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Only remove blobs older than this, so in-flight publishes keep theirs.
+        #[arg(long, default_value_t = 60)]
+        grace_minutes: u64,
+        /// List what would be removed without removing it.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Import a static registry tree (e.g. ../shared/fixtures/openwop-registry).
     Import {
@@ -73,6 +116,82 @@ enum Command {
         /// whose keys you have no bundle for.
         #[arg(long)]
         skip_verification: bool,
+    },
+    /// Export the registry as a static tree any plain file server can serve (see README).
+    Export {
+        /// Directory to create (must be absent or empty unless --force).
+        dir: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Replace a non-empty target directory.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Args, Clone, Default)]
+struct WriteArgs {
+    /// Trust bundle publishes are checked against (a pinned root from `pack keys root-init`, or
+    /// pinned keys). Without it the registry is read-only.
+    #[arg(long, env = "OPENWOP_TRUST")]
+    trust: Option<PathBuf>,
+    /// Registry key (PKCS#8 PEM) that signs a statement for every published version.
+    #[arg(long, env = "OPENWOP_STATEMENT_KEY")]
+    statement_key: Option<PathBuf>,
+    /// Key id of --statement-key, as listed in the keychain with the `registry` role.
+    #[arg(long, env = "OPENWOP_STATEMENT_KEY_ID")]
+    statement_key_id: Option<String>,
+}
+
+impl WriteArgs {
+    fn load(&self, file: &FileConfig) -> Result<Option<RegistryTrust>, RegistryError> {
+        let trust = self.trust.clone().or_else(|| file.trust.clone());
+        let key = self.statement_key.clone().or_else(|| file.statement_key.clone());
+        let key_id = self.statement_key_id.clone().or_else(|| file.statement_key_id.clone());
+        let Some(bundle) = trust else {
+            if key.is_some() {
+                return Err(RegistryError::Config { what: "--statement-key needs --trust".into() });
+            }
+            return Ok(None);
+        };
+        let key = match (&key_id, &key) {
+            (Some(id), Some(path)) => Some((id.as_str(), path.as_path())),
+            (None, None) => None,
+            _ => {
+                return Err(RegistryError::Config {
+                    what: "--statement-key and --statement-key-id go together".into(),
+                });
+            }
+        };
+        RegistryTrust::load(&bundle, key).map(Some)
+    }
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print its secret once.
+    Create {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Who the token acts for (audit log; owner of namespaces it reserves).
+        #[arg(long)]
+        principal: String,
+        /// Namespace globs the token may act on, e.g. 'vendor.acme.*' (repeatable).
+        #[arg(long = "namespace", required = true)]
+        namespaces: Vec<String>,
+        /// Comma-separated scopes: publish, yank, yank-revert, admin (or packs:publish, …).
+        #[arg(long, value_delimiter = ',', required = true)]
+        scope: Vec<String>,
+        /// Expire the token after this many days.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Revoke a token by its id (the part after `owp_`, before the next `_`).
+    Revoke {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Token id.
+        token_id: String,
     },
 }
 
@@ -100,22 +219,29 @@ fn hint(err: &RegistryError) -> &'static str {
             "the tree does not verify against the trust bundle; pass --trust with the registry's bundle"
         }
         RegistryError::Io { .. } => "check the path exists and is readable",
+        RegistryError::Refused { .. } => "fix the request as the message says",
     }
 }
 
-async fn serve(config: Config) -> Result<(), RegistryError> {
+async fn serve(config: Config, trust: Option<RegistryTrust>, limits: Limits) -> Result<(), RegistryError> {
     let storage = Storage::open(&config).await?;
+    let publishing = trust.is_some();
     tracing::info!(
         listen = %config.listen,
         database = ?storage.db.backend(),
         object_store = %redact(&config.object_store()),
+        publishing,
         "registry-server starting"
     );
-    let app = registry_server::api::router(Registry::new(storage));
+    let registry = match trust {
+        Some(trust) => Registry::new(storage).with_trust(trust),
+        None => Registry::new(storage),
+    };
+    let app = registry_server::api::router_with(registry, limits);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| RegistryError::Io { path: config.listen.to_string(), source })?;
-    axum::serve(listener, app)
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|source| RegistryError::Io { path: config.listen.to_string(), source })?;
@@ -154,8 +280,40 @@ async fn shutdown_signal() {
 }
 
 async fn run(cli: Cli) -> Result<(), RegistryError> {
+    let file = match &cli.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
     match cli.command {
-        Command::Serve { storage, listen } => serve(storage.config(listen)).await,
+        Command::Serve { storage, listen, write, writes_per_minute, request_timeout_secs } => {
+            let listen = listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
+            let defaults = Limits::default();
+            let limits = Limits {
+                writes_per_minute: writes_per_minute.or(file.writes_per_minute).unwrap_or(defaults.writes_per_minute),
+                request_timeout: request_timeout_secs
+                    .or(file.request_timeout_secs)
+                    .map_or(defaults.request_timeout, std::time::Duration::from_secs),
+            };
+            serve(storage.config(&file, listen), write.load(&file)?, limits).await
+        }
+        Command::Token { command } => token(command, &file).await,
+        Command::Gc { storage, grace_minutes, dry_run } => {
+            let store = Storage::open(&storage.storage_config(&file)).await?;
+            let grace = std::time::Duration::from_secs(grace_minutes.saturating_mul(60));
+            let report = registry_server::gc::collect(&store, grace, dry_run).await?;
+            for key in &report.removed {
+                println!("{} {key}", if dry_run { "would remove" } else { "removed" });
+            }
+            println!(
+                "{} referenced, {} unreferenced {} ({} bytes), {} kept inside the grace period",
+                report.referenced,
+                report.removed.len(),
+                if dry_run { "found" } else { "removed" },
+                report.removed_bytes,
+                report.young
+            );
+            Ok(())
+        }
         Command::Import { tree, storage, trust, skip_verification } => {
             let bundle = match trust {
                 Some(path) => {
@@ -170,7 +328,7 @@ async fn run(cli: Cli) -> Result<(), RegistryError> {
             if skip_verification {
                 tracing::warn!("--skip-verification: signatures of {} are NOT checked", tree.display());
             }
-            let config = storage.config(SocketAddr::from(([127, 0, 0, 1], 0)));
+            let config = storage.storage_config(&file);
             let store = Storage::open(&config).await?;
             let summary = import_tree(&store, &tree, ImportOptions { bundle, skip_verification }).await?;
             println!(
@@ -181,6 +339,62 @@ async fn run(cli: Cli) -> Result<(), RegistryError> {
                 tree.display()
             );
             Ok(())
+        }
+        Command::Export { dir, storage, force } => {
+            let config = storage.storage_config(&file);
+            let registry = Registry::new(Storage::open(&config).await?);
+            let options = registry_server::export::ExportOptions { force };
+            let summary = registry_server::export::export_tree(&registry, &dir, options).await?;
+            println!(
+                "exported {} packs, {} versions, {} schema files ({} files) to {}",
+                summary.packs,
+                summary.versions,
+                summary.schemas,
+                summary.files,
+                dir.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn token(command: TokenCommand, file: &FileConfig) -> Result<(), RegistryError> {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = pack_verify::trust::format_time(now);
+    match command {
+        TokenCommand::Create { storage, principal, namespaces, scope, expires_in_days } => {
+            let mut scopes = Vec::new();
+            for s in &scope {
+                scopes.push(Scope::parse(s).ok_or_else(|| RegistryError::Config {
+                    what: format!("unknown scope `{s}` (known: publish, yank, yank-revert, admin)"),
+                })?);
+            }
+            for ns in &namespaces {
+                let base = ns.strip_suffix(".*").unwrap_or(ns);
+                if base.is_empty() || base.contains(['*', ' ', '/']) {
+                    return Err(RegistryError::Config {
+                        what: format!("namespace `{ns}` must be a pack name or a `prefix.*` glob"),
+                    });
+                }
+            }
+            let expires_at =
+                expires_in_days.map(|d| pack_verify::trust::format_time(now + time::Duration::days(i64::from(d))));
+            let store = Storage::open(&storage.storage_config(file)).await?;
+            let new = NewToken { principal: &principal, namespaces: &namespaces, scopes: &scopes, expires_at };
+            let (secret, row) = create_token(&store.db, &new, &stamp).await?;
+            eprintln!("created token {} for {principal} (shown once; store it now)", row.token_id);
+            println!("{secret}");
+            Ok(())
+        }
+        TokenCommand::Revoke { storage, token_id } => {
+            let store = Storage::open(&storage.storage_config(file)).await?;
+            let audit = AuditEvent::new(&stamp, "operator", "token-revoke", &token_id, serde_json::Value::Null);
+            if store.db.revoke_token(&token_id, &audit).await? {
+                println!("revoked token {token_id}");
+                Ok(())
+            } else {
+                Err(RegistryError::Config { what: format!("no active token with id `{token_id}`") })
+            }
         }
     }
 }

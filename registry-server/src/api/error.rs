@@ -35,10 +35,13 @@ impl From<RegistryError> for ApiError {
             | RegistryError::ObjectStore(_)
             | RegistryError::BlobMissing { .. } => StatusCode::SERVICE_UNAVAILABLE,
             RegistryError::Verify { .. } => StatusCode::BAD_REQUEST,
+            RegistryError::Refused { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         // Storage internals (paths, SQL) stay in the log, not in the response body.
-        tracing::error!(error = %err, code = err.code(), "request failed");
+        if status.is_server_error() {
+            tracing::error!(error = %err, code = err.code(), "request failed");
+        }
         let message = if status == StatusCode::SERVICE_UNAVAILABLE {
             "the registry's storage is temporarily unavailable; retry shortly".to_string()
         } else if status == StatusCode::INTERNAL_SERVER_ERROR {

@@ -1,4 +1,5 @@
-//! `GET /keys/{keyId}.pub`: a public key as PEM SPKI, byte for byte as stored.
+//! `GET /keys/{keyId}.pub`: a public key as PEM SPKI, byte for byte as stored; and
+//! `GET /keys/keychain.json`: the root-signed keychain, when one was uploaded.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -16,6 +17,10 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let unknown = || ApiError::not_found("not_found", format!("No file at /keys/{file}"));
+    if file == "keychain.json" {
+        let doc = registry.storage().db.document(crate::trust::DOC_KEYCHAIN).await?.ok_or_else(unknown)?;
+        return Ok(response::json_document(&headers, doc));
+    }
     let key_id = file.strip_suffix(".pub").ok_or_else(unknown)?;
     let pem = registry.key(key_id).await?.ok_or_else(unknown)?;
     let body = Bytes::from(pem);

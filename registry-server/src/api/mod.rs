@@ -7,37 +7,77 @@
 //! | `/keys/{keyId}.pub` | [`keys`] |
 //! | `/security/advisories.json` | [`security`] |
 //! | `/healthz`, `/readyz` | [`health`] |
+//! | `/v1/packs/-/search?q=&page=&perPage=` | [`search`] |
+//! | `/v1/sbom.json` | [`sbom`] |
+//! | `/{name}/{version}/{file}.json` (schema `$id` mirror) | [`schemas`] |
+//! | `/`, `/index.html`, `/-/catalog/{name}` (HTML) | [`catalog`] |
 //!
 //! [`response`] holds the shared header rules (content types, caching, ETag/304, CORS) and
 //! [`error`] the JSON error envelope.
 
+pub mod admin;
+pub mod auth;
 pub mod discovery;
 pub mod error;
 pub mod health;
 pub mod keys;
+pub mod lifecycle;
+pub mod limits;
+pub mod metrics;
 pub mod packs;
+pub mod publish;
 pub mod response;
 pub mod security;
+// Read-side extras: schema mirror, search, aggregate SBOM, HTML catalog.
+pub mod catalog;
+pub mod sbom;
+pub mod schemas;
+pub mod search;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 
 use crate::Registry;
 
-/// Builds the router over a registry.
+/// Builds the router over a registry with default [`limits::Limits`].
 pub fn router(registry: Registry) -> Router {
+    router_with(registry, limits::Limits::default())
+}
+
+/// Builds the router over a registry with explicit limits.
+pub fn router_with(registry: Registry, limits: limits::Limits) -> Router {
+    let metrics = metrics::Metrics::default();
+    let metrics_route = Router::new().route("/metrics", get(metrics::get)).with_state(metrics.clone());
     Router::new()
         .route("/.well-known/openwop-registry", get(discovery::get))
         .route("/.well-known/openwop-registry.json", get(discovery::get))
         .route("/v1/index.json", get(packs::registry_index))
         .route("/v1/packs/{name}", get(packs::pack_index))
         .route("/v1/packs/{name}/index.json", get(packs::pack_index))
-        .route("/v1/packs/{name}/-/{file}", get(packs::version_file))
-        .route("/keys/{file}", get(keys::get))
+        .route("/v1/packs/{name}/-/{file}", get(packs::version_file).put(publish::put).delete(publish::delete))
+        .route("/v1/packs/{name}/-/{file}/yank", post(lifecycle::yank).delete(lifecycle::unyank))
+        .route("/v1/packs/{name}/-/{file}/deprecate", post(lifecycle::deprecate).delete(lifecycle::undeprecate))
+        .route("/security/advisories", post(admin::post_advisory))
+        .route("/v1/-/audit", get(admin::audit))
+        .route("/keys/{file}", get(keys::get).put(admin::put_keychain))
         .route("/security/advisories.json", get(security::advisories))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        // Read-side extras. Static segments win over `{…}` ones, so `/v1/packs/-/search` never
+        // reaches `/v1/packs/{name}/…` and `/-/catalog/…` never reaches the schema mirror.
+        .route("/v1/packs/-/search", get(search::search))
+        .route("/v1/sbom.json", get(sbom::aggregate))
+        .route("/", get(catalog::home))
+        .route("/index.html", get(catalog::home))
+        .route("/-/catalog/{name}", get(catalog::pack))
+        .route("/{name}/{version}/{file}", get(schemas::get))
         .fallback(error::not_found_fallback)
-        .layer(axum::middleware::map_response(response::cors))
+        // One byte over the publish limit so the handler, not the extractor, reports it.
+        .layer(DefaultBodyLimit::max(crate::publish::MAX_UPLOAD_BYTES + 1))
         .with_state(registry)
+        .merge(metrics_route)
+        .layer(axum::middleware::from_fn_with_state(limits::Limiter::new(limits), limits::enforce))
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(axum::middleware::map_response(response::cors))
 }

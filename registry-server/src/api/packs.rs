@@ -1,6 +1,6 @@
 //! Pack metadata and artifacts:
 //! `/v1/index.json`, `/v1/packs/{name}`, `/v1/packs/{name}/index.json` and
-//! `/v1/packs/{name}/-/{version}.json|.tgz|.sig|.sbom.json`.
+//! `/v1/packs/{name}/-/{version}.json|.tgz|.sig|.sbom.json|.statement.json`.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -34,12 +34,15 @@ enum VersionFile<'a> {
     Tarball(&'a str),
     Signature(&'a str),
     Sbom(&'a str),
+    Statement(&'a str),
 }
 
 fn parse_file(file: &str) -> Option<VersionFile<'_>> {
     // `.sbom.json` before `.json`: both end in `.json`.
     if let Some(v) = file.strip_suffix(".sbom.json") {
         Some(VersionFile::Sbom(v))
+    } else if let Some(v) = file.strip_suffix(".statement.json") {
+        Some(VersionFile::Statement(v))
     } else if let Some(v) = file.strip_suffix(".json") {
         Some(VersionFile::Manifest(v))
     } else if let Some(v) = file.strip_suffix(".tgz") {
@@ -59,7 +62,11 @@ pub async fn version_file(
         return Err(ApiError::not_found("not_found", format!("No file at /v1/packs/{name}/-/{file}")));
     };
     let version = match kind {
-        VersionFile::Manifest(v) | VersionFile::Tarball(v) | VersionFile::Signature(v) | VersionFile::Sbom(v) => v,
+        VersionFile::Manifest(v)
+        | VersionFile::Tarball(v)
+        | VersionFile::Signature(v)
+        | VersionFile::Sbom(v)
+        | VersionFile::Statement(v) => v,
     };
     let Some(row) = registry.version(&name, version).await? else {
         return Err(ApiError::not_found(
@@ -79,6 +86,14 @@ pub async fn version_file(
             let body = registry.blob(&row.signature_blob).await?;
             let etag = response::etag_of(&body);
             response::artifact(&headers, body, response::CONTENT_OCTET, response::CACHE_IMMUTABLE, etag)
+        }
+        VersionFile::Statement(_) => {
+            let Some(key) = &row.statement_blob else {
+                return Err(ApiError::not_found("not_found", format!("{name}@{version} has no registry statement")));
+            };
+            let body: Bytes = registry.blob(key).await?;
+            let etag = response::etag_of(&body);
+            response::artifact(&headers, body, response::CONTENT_JSON, response::CACHE_IMMUTABLE, etag)
         }
         VersionFile::Sbom(_) => {
             let Some(key) = &row.sbom_blob else {

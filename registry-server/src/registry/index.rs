@@ -278,22 +278,45 @@ pub fn registry_index(mut rows: Vec<VersionRow>, generated_at: Option<&str>) -> 
     Ok(to_json_document(&doc))
 }
 
-/// A discovery document for a registry that was never given one: the reference endpoints and
-/// the stored keys (without namespace grants, which only an operator can state).
-pub fn default_discovery(keys: &[(String, String)]) -> String {
-    let signing_keys: Vec<Value> = keys
+/// One `signingKeys[]` entry of a generated discovery document.
+pub struct DiscoveryKey {
+    /// Key id.
+    pub key_id: String,
+    /// Namespace globs it may sign for.
+    pub permitted_namespaces: Vec<String>,
+    /// `active`, `rotated`, `revoked`.
+    pub status: String,
+}
+
+/// What a generated discovery document states about writes and trust.
+pub struct DiscoveryOptions {
+    /// The registry's base URL, when known.
+    pub url: Option<String>,
+    /// The keys clients trust for this registry.
+    pub keys: Vec<DiscoveryKey>,
+    /// Whether the write API is on (decisions §4).
+    pub write_api: bool,
+    /// Whether a root-signed keychain is served at `/keys/keychain.json`.
+    pub keychain: bool,
+}
+
+/// A discovery document for a registry that was never given one: the reference endpoints, the
+/// keys in force, and the write API when it is on.
+pub fn default_discovery(options: &DiscoveryOptions) -> String {
+    let signing_keys: Vec<Value> = options
+        .keys
         .iter()
-        .map(|(key_id, _)| {
+        .map(|k| {
             serde_json::json!({
-                "keyId": key_id,
+                "keyId": k.key_id,
                 "algorithm": "ed25519",
-                "publicKeyUrl": format!("/keys/{key_id}.pub"),
-                "permittedNamespaces": [],
-                "status": "active",
+                "publicKeyUrl": format!("/keys/{}.pub", k.key_id),
+                "permittedNamespaces": k.permitted_namespaces,
+                "status": k.status,
             })
         })
         .collect();
-    let doc = serde_json::json!({
+    let mut doc = serde_json::json!({
         "registryVersion": "1.0.0",
         "protocolVersion": "1.0",
         "name": "openwop-packs registry",
@@ -308,7 +331,22 @@ pub fn default_discovery(keys: &[(String, String)]) -> String {
             "versionSignature": "/v1/packs/{name}/-/{version}.sig",
             "publicKey": "/keys/{keyId}.pub"
         },
+        "writeApi": {
+            "supported": options.write_api,
+            "publishMethod": "http-put",
+            "publishUrl": "/v1/packs/{name}/-/{version}.tgz"
+        },
+        "lifecycle": {"yankSupported": options.write_api, "deprecateSupported": options.write_api,
+                      "keyRotationSupported": options.keychain},
         "signingKeys": signing_keys,
     });
+    if let Some(obj) = doc.as_object_mut() {
+        if let Some(url) = &options.url {
+            obj.insert("url".into(), Value::from(url.clone()));
+        }
+        if options.keychain {
+            obj.insert("keychainUrl".into(), Value::from("/keys/keychain.json"));
+        }
+    }
     to_json_document(&doc)
 }

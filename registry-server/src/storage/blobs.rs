@@ -14,6 +14,17 @@ use sha2::{Digest, Sha256};
 
 use crate::RegistryError;
 
+/// One stored blob.
+#[derive(Debug, Clone)]
+pub struct BlobInfo {
+    /// Its key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification.
+    pub last_modified: time::OffsetDateTime,
+}
+
 /// The blob store.
 #[derive(Clone, Debug)]
 pub struct Blobs {
@@ -96,6 +107,36 @@ impl Blobs {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Every blob under the content-address prefix.
+    pub async fn list(&self) -> Result<Vec<BlobInfo>, RegistryError> {
+        use futures_util::TryStreamExt as _;
+        let prefix = Path::from("sha256");
+        let metas: Vec<object_store::ObjectMeta> = self.store.list(Some(&prefix)).try_collect().await?;
+        Ok(metas
+            .into_iter()
+            .map(|m| BlobInfo {
+                key: m.location.to_string(),
+                size: m.size,
+                last_modified: time::OffsetDateTime::from_unix_timestamp(m.last_modified.timestamp())
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            })
+            .collect())
+    }
+
+    /// Deletes a blob (absent blobs are fine).
+    pub async fn delete(&self, key: &str) -> Result<(), RegistryError> {
+        use futures_util::StreamExt as _;
+        let path = Path::from(key);
+        let mut results = self.store.delete_stream(futures_util::stream::iter([Ok(path)]).boxed());
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Reads a blob whole.

@@ -22,7 +22,7 @@ pub enum Backend {
 /// The metadata database.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     backend: Backend,
 }
 
@@ -63,6 +63,8 @@ pub struct VersionRow {
     pub signature_blob: String,
     /// Object-store key of the SBOM, when one exists.
     pub sbom_blob: Option<String>,
+    /// Object-store key of the signed registry statement, when the registry signs them.
+    pub statement_blob: Option<String>,
 }
 
 /// The outcome of [`Db::insert_version`].
@@ -83,7 +85,8 @@ pub enum InsertOutcome {
 macro_rules! version_columns {
     () => {
         "name, version, major, minor, patch, prerelease, manifest, integrity, signing_method, \
-         signing_key_id, published_at, yanked, deprecated, tarball_blob, tarball_size, signature_blob, sbom_blob"
+         signing_key_id, published_at, yanked, deprecated, tarball_blob, tarball_size, signature_blob, sbom_blob, \
+         statement_blob"
     };
 }
 
@@ -131,6 +134,16 @@ impl Db {
     /// Makes a version visible, creating its pack row if needed, in one transaction. Every blob
     /// the row names must already be stored.
     pub async fn insert_version(&self, row: &VersionRow, now: &str) -> Result<InsertOutcome, RegistryError> {
+        self.insert_version_audited(row, now, None).await
+    }
+
+    /// [`Db::insert_version`], recording `audit` in the same transaction when the version is new.
+    pub async fn insert_version_audited(
+        &self,
+        row: &VersionRow,
+        now: &str,
+        audit: Option<&crate::storage::writes::AuditEvent>,
+    ) -> Result<InsertOutcome, RegistryError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO packs (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
             .bind(&row.name)
@@ -140,7 +153,7 @@ impl Db {
         let sql = concat!(
             "INSERT INTO versions (",
             version_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
              ON CONFLICT (name, version) DO NOTHING"
         );
         let inserted = sqlx::query(sql)
@@ -161,10 +174,14 @@ impl Db {
             .bind(row.tarball_size)
             .bind(&row.signature_blob)
             .bind(&row.sbom_blob)
+            .bind(&row.statement_blob)
             .execute(&mut *tx)
             .await?
             .rows_affected();
         if inserted == 1 {
+            if let Some(event) = audit {
+                crate::storage::writes::record_audit(&mut tx, event).await?;
+            }
             tx.commit().await?;
             return Ok(InsertOutcome::Inserted);
         }

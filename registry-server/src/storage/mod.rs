@@ -2,6 +2,7 @@
 
 pub mod blobs;
 pub mod db;
+pub mod writes;
 
 pub use blobs::Blobs;
 pub use db::{Db, VersionRow};

@@ -5,5 +5,15 @@
 
 mod fixture_tree;
 mod http;
+mod operations;
+mod publish;
 mod storage;
 mod support;
+mod world;
+// Read-side extras (schema mirror, search, aggregate SBOM, export, HTML catalog).
+mod catalog;
+mod export;
+mod sbom;
+mod schemas;
+mod search;
+mod seed;

@@ -28,6 +28,7 @@ fn row(version: &str, integrity: &str, blob: &str) -> VersionRow {
         tarball_size: 3,
         signature_blob: blob.into(),
         sbom_blob: None,
+        statement_blob: None,
     }
 }
 

@@ -104,7 +104,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(storage: Storage) -> Self {
-        let app = registry_server::api::router(Registry::new(storage));
+        Self::start_registry(Registry::new(storage)).await
+    }
+
+    pub async fn start_registry(registry: Registry) -> Self {
+        let app = registry_server::api::router(registry);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {

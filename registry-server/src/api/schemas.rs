@@ -1,0 +1,28 @@
+//! `GET /{name}/{version}/{file}.json`: the schema `$id` mirror (contract §3.7). The rules (which
+//! files, never for yanked versions) are in [`crate::registry::schemas`].
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use super::error::ApiError;
+use super::response;
+use crate::Registry;
+
+/// One mirrored schema, as JSON with the metadata caching rules (a yank removes it).
+pub async fn get(
+    State(registry): State<Registry>,
+    Path((name, version, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    match registry.schema(&name, &version, &file).await? {
+        Some(body) => Ok(response::json_document(&headers, body)),
+        None => Err(ApiError::not_found(
+            "not_found",
+            format!(
+                "No file at /{name}/{version}/{file}: schemas are mirrored only from `schemas/*.json` of present, \
+                 unyanked versions"
+            ),
+        )),
+    }
+}
