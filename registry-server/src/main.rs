@@ -176,8 +176,9 @@ enum TokenCommand {
         /// Who the token acts for (audit log; owner of namespaces it reserves).
         #[arg(long)]
         principal: String,
-        /// Namespace globs the token may act on, e.g. 'vendor.acme.*' (repeatable).
-        #[arg(long = "namespace", required = true)]
+        /// Namespace globs the token may act on, e.g. 'vendor.acme.*' (repeatable; not needed
+        /// for an admin-only token).
+        #[arg(long = "namespace")]
         namespaces: Vec<String>,
         /// Comma-separated scopes: publish, yank, yank-revert, admin (or packs:publish, …).
         #[arg(long, value_delimiter = ',', required = true)]
@@ -368,6 +369,11 @@ async fn token(command: TokenCommand, file: &FileConfig) -> Result<(), RegistryE
                 scopes.push(Scope::parse(s).ok_or_else(|| RegistryError::Config {
                     what: format!("unknown scope `{s}` (known: publish, yank, yank-revert, admin)"),
                 })?);
+            }
+            if namespaces.is_empty() && scopes.iter().any(|s| *s != Scope::Admin) {
+                return Err(RegistryError::Config {
+                    what: "pack scopes need at least one --namespace, e.g. --namespace 'vendor.acme.*'".into(),
+                });
             }
             for ns in &namespaces {
                 let base = ns.strip_suffix(".*").unwrap_or(ns);

@@ -102,3 +102,143 @@ fn hosts_verify_the_served_registry_and_a_downloaded_pack() {
     let result: Value = serde_json::from_str(&last_line).unwrap();
     assert_eq!(result["error"], "pack_integrity_mismatch", "{result}");
 }
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An operator sets up a registry with its own root, a publisher builds and publishes with the
+/// `pack` CLI, and a host verifies the live registry with `pack-verify` against the root alone.
+#[test]
+fn operator_publisher_and_host_with_our_own_root() {
+    let pack = binary("pack-cli", "pack");
+    let pack_verify = binary("pack-verify", "pack-verify");
+    let server_bin = binary("registry-server", "registry-server");
+    let work = tempfile::tempdir().unwrap();
+    let d = work.path();
+    let in_dir = |bin: &PathBuf| {
+        let mut c = Command::new(bin);
+        c.current_dir(d);
+        c
+    };
+    let registry_id = "https://packs.example.com";
+
+    // Operator: an offline root, a statement key, a keychain naming the publisher's key.
+    run(in_dir(&pack).args(["keys", "root-init", "--registry", registry_id, "--out-dir", "ops/root"]));
+    run(in_dir(&pack).args(["keygen", "--name", "registry-1"]));
+    run(in_dir(&pack).args(["keygen", "--name", "acme-1"]));
+    let spec = serde_json::json!({
+        "registry": registry_id,
+        "keys": [
+            {"keyId": "acme-1", "publicKeyFile": "acme-1.pub", "roles": ["publisher"],
+             "permittedNamespaces": ["vendor.acme.*"]},
+            {"keyId": "registry-1", "publicKeyFile": "registry-1.pub", "roles": ["registry"]}
+        ]
+    });
+    std::fs::write(d.join("keychain.json"), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    run(in_dir(&pack).args([
+        "keys",
+        "keychain-sign",
+        "--root",
+        "ops/root/openwop-registry-root.key",
+        "--spec",
+        "keychain.json",
+        "--expires-in-days",
+        "30",
+        "-o",
+        "keychain.signed.json",
+    ]));
+    let storage = ["--data-dir", "data"];
+    let admin = run(in_dir(&server_bin).args(["token", "create"]).args(storage).args([
+        "--principal",
+        "ops",
+        "--scope",
+        "admin",
+    ]));
+    let acme = run(in_dir(&server_bin).args(["token", "create"]).args(storage).args([
+        "--principal",
+        "acme",
+        "--namespace",
+        "vendor.acme.*",
+        "--scope",
+        "publish",
+    ]));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Server(
+        in_dir(&server_bin)
+            .arg("serve")
+            .args(storage)
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--trust", "ops/root/trust.json"])
+            .args(["--statement-key", "registry-1.key", "--statement-key-id", "registry-1"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let client = reqwest::blocking::Client::new();
+    let ready = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        client.get(format!("{base}/readyz")).send().is_ok_and(|r| r.status() == 200)
+    });
+    assert!(ready, "registry-server did not start");
+    let resp = client
+        .put(format!("{base}/keys/keychain.json"))
+        .bearer_auth(admin.trim())
+        .body(std::fs::read(d.join("keychain.signed.json")).unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().unwrap_or_default());
+
+    // Publisher: init, build, publish.
+    run(in_dir(&pack).args(["init", "my-pack", "--name", "vendor.acme.tools"]));
+    run(in_dir(&pack).args(["build", "my-pack", "--key", "acme-1.key", "--key-id", "acme-1"]));
+    let tgz = std::fs::read(d.join("vendor.acme.tools-0.1.0.tgz")).unwrap();
+    let resp = client
+        .put(format!("{base}/v1/packs/vendor.acme.tools/-/0.1.0.tgz"))
+        .bearer_auth(acme.trim())
+        .header("content-type", "application/gzip")
+        .body(tgz.clone())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().unwrap_or_default());
+    // The registry serves the detached signature the CLI wrote, byte for byte.
+    let sig = client.get(format!("{base}/v1/packs/vendor.acme.tools/-/0.1.0.sig")).send().unwrap().bytes().unwrap();
+    assert_eq!(sig[..], std::fs::read(d.join("vendor.acme.tools-0.1.0.sig")).unwrap()[..]);
+
+    // Host: the live registry verifies against the pinned root alone (keychain fetched, statements
+    // required), and a bundle pinning another root refuses it.
+    let out = Command::new(&pack_verify)
+        .args(["registry", &base, "--trust"])
+        .arg(d.join("ops/root/trust.json"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(out.status.success(), "{report}");
+    assert_eq!((report["verified"].clone(), report["failed"].clone()), (serde_json::json!(1), serde_json::json!(0)));
+    run(in_dir(&pack).args(["keys", "root-init", "--registry", registry_id, "--out-dir", "other-root"]));
+    let out = Command::new(&pack_verify)
+        .args(["registry", &base, "--trust"])
+        .arg(d.join("other-root/trust.json"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a registry signed under another root must not verify");
+}

@@ -65,7 +65,7 @@ async fn publish_serve_and_lifecycle() {
         let publisher =
             token(&storage, "acme", &["vendor.acme.*"], &[Scope::Publish, Scope::Yank, Scope::YankRevert]).await;
         let yanker = token(&storage, "acme-ops", &["vendor.acme.*"], &[Scope::Yank]).await;
-        let admin = token(&storage, "ops", &["*"], &[Scope::Admin]).await;
+        let admin = token(&storage, "ops", &[], &[Scope::Admin]).await;
         let server = TestServer::start_registry(Registry::new(storage.clone()).with_trust(world.trust())).await;
         let api = Api { client: reqwest::Client::new(), server };
         let name = "vendor.acme.tools";
@@ -395,7 +395,7 @@ async fn keychain_uploads_grow_and_rotate_keys() {
     let world = World::new();
     for stack in stacks().await {
         let storage = stack.storage().await;
-        let admin = token(&storage, "ops", &["*"], &[Scope::Admin]).await;
+        let admin = token(&storage, "ops", &[], &[Scope::Admin]).await;
         let publisher = token(&storage, "acme", &["vendor.acme.*"], &[Scope::Publish]).await;
         let server = TestServer::start_registry(Registry::new(storage.clone()).with_trust(world.trust())).await;
         let api = Api { client: reqwest::Client::new(), server };
