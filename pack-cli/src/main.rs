@@ -4,13 +4,9 @@
 //! everything printed goes through [`output::Shell`]. Exit codes: 0 success, 1 a verification
 //! failed, 2 a usage or I/O error.
 
-mod cli;
-mod commands;
-mod error;
-mod ops;
-mod output;
-
 use std::process::ExitCode;
+
+use pack_cli::{cli, commands, output};
 
 use clap::Parser as _;
 
