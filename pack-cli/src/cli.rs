@@ -7,15 +7,33 @@ use clap::{Args, Parser, Subcommand};
 
 /// Build, sign and verify OpenWOP packs; manage registry trust roots.
 #[derive(Debug, Parser)]
-#[command(name = "pack", version, about = "Build, sign and verify OpenWOP packs; manage registry trust roots.")]
+#[command(
+    name = "pack",
+    version,
+    about = "Build, sign and verify OpenWOP packs; manage registry trust roots.",
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     /// Print machine-readable JSON Lines (the last line is the result or the error).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Registry base URL (default: OPENWOP_REGISTRY_URL, then `registry` in the config file,
+    /// then https://packs.openwop.dev).
+    #[arg(long, global = true, value_name = "URL")]
+    pub registry: Option<String>,
     /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The exit codes, shown under `--help`.
+pub const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  a verification failed, or the registry refused the request (the error carries its code)
+  2  usage, configuration, I/O or network error (the registry could not be reached)
+
+Configuration: $OPENWOP_PACK_CONFIG, else $XDG_CONFIG_HOME/openwop/pack.toml, else
+~/.config/openwop/pack.toml. Tokens: OPENWOP_TOKEN, else the config file (`pack login`).";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -30,9 +48,42 @@ pub enum Command {
     Sign(SignArgs),
     /// Verify a tarball against a public key or a trust bundle.
     Verify(VerifyArgs),
+    /// Resolve the manifest's dependencies into pack-lock.json.
+    Lock(LockArgs),
+    /// Resolve (or use the lockfile), download, verify and install packs into a host directory.
+    Install(InstallArgs),
     /// Registry operator commands: root key, keychain, trust bundles.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Upload a pack to the registry (building it first when given a directory).
+    #[command(after_help = EXIT_CODES)]
+    Publish(PublishArgs),
+    /// Mark a version yanked: never chosen for a range again, still downloadable.
+    #[command(after_help = EXIT_CODES)]
+    Yank(YankArgs),
+    /// Remove a yank (needs the `yank-revert` scope).
+    #[command(after_help = EXIT_CODES)]
+    Unyank(VersionArgs),
+    /// Mark a version deprecated, with a reason and a successor.
+    #[command(after_help = EXIT_CODES)]
+    Deprecate(DeprecateArgs),
+    /// Remove a deprecation.
+    #[command(after_help = EXIT_CODES)]
+    Undeprecate(VersionArgs),
+    /// Security advisories (registry operators).
+    #[command(subcommand)]
+    Advisory(AdvisoryCommand),
+    /// Search the registry by name, keywords, type ids and description.
+    #[command(after_help = EXIT_CODES)]
+    Search(SearchArgs),
+    /// Show a pack: its versions (yanked/deprecated marked) and the version a range picks.
+    #[command(after_help = EXIT_CODES)]
+    Info(InfoArgs),
+    /// Store a registry token in the config file (mode 0600).
+    #[command(after_help = EXIT_CODES)]
+    Login(LoginArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
 }
 
 /// `pack keygen`.
@@ -131,6 +182,147 @@ pub struct VerifyArgs {
     pub allow_expired_metadata: bool,
 }
 
+/// The global `--registry` flag, seen from a subcommand. It shares the id `registry` with
+/// [`Cli::registry`], so clap fills it from `pack --registry URL publish` and
+/// `pack publish --registry URL` alike (commands receive only their own arguments).
+#[derive(Debug, Clone, Default, Args)]
+pub struct RegistryFlag {
+    /// Registry base URL (default: OPENWOP_REGISTRY_URL, then the config file, then
+    /// https://packs.openwop.dev).
+    #[arg(long = "registry", id = "registry", value_name = "URL", global = true)]
+    pub registry: Option<String>,
+    /// Mirrors the global `--json` for commands that draw progress bars (hidden; same id).
+    #[arg(long = "json", id = "json", global = true, hide = true)]
+    pub json: bool,
+}
+
+/// `pack publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// A pack source directory (built and signed first) or a built `.tgz`.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Private key to sign with when building a directory.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Key id of `--key` (as the registry's keychain names it).
+    #[arg(long, value_name = "ID")]
+    pub key_id: Option<String>,
+    /// Where a directory's build writes `<name>-<version>.tgz` and `.sig`.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out_dir: PathBuf,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryFlag,
+}
+
+/// `pack yank`.
+#[derive(Debug, Args)]
+pub struct YankArgs {
+    /// `NAME@VERSION`.
+    pub spec: String,
+    /// Why (shown to everyone resolving the version).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// A security advisory about it.
+    #[arg(long, value_name = "URL")]
+    pub advisory_url: Option<String>,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryFlag,
+}
+
+/// `pack unyank`, `pack undeprecate`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// `NAME@VERSION`.
+    pub spec: String,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryFlag,
+}
+
+/// `pack deprecate`.
+#[derive(Debug, Args)]
+pub struct DeprecateArgs {
+    /// `NAME@VERSION`.
+    pub spec: String,
+    /// Why.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// What to use instead, e.g. `vendor.acme.tools@2.0.0`.
+    #[arg(long, value_name = "SPEC")]
+    pub superseded_by: Option<String>,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryFlag,
+}
+
+/// `pack advisory …`.
+#[derive(Debug, Subcommand)]
+pub enum AdvisoryCommand {
+    /// Publish an advisory (JSON: id, summary, affected[{packName, versions, fixedIn}]); every
+    /// version it matches is yanked. Needs an admin token.
+    #[command(after_help = EXIT_CODES)]
+    Add(AdvisoryAddArgs),
+}
+
+/// `pack advisory add`.
+#[derive(Debug, Args)]
+pub struct AdvisoryAddArgs {
+    /// The advisory document.
+    pub file: PathBuf,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryFlag,
+}
+
+/// `pack search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words that must all match.
+    #[arg(required = true, num_args = 1..)]
+    pub query: Vec<String>,
+    /// Result page, from 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub page: u32,
+    /// Results per page (1–100).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub per_page: u32,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryFlag,
+}
+
+/// `pack info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// `NAME` or `NAME@RANGE` (node-semver, e.g. `vendor.acme.tools@^1.2`).
+    pub spec: String,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryFlag,
+}
+
+/// `pack login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Read the token from standard input (for scripts) instead of prompting.
+    #[arg(long)]
+    pub token_stdin: bool,
+    /// The registry the token is for.
+    #[command(flatten)]
+    pub registry: RegistryFlag,
+}
+
+/// `pack completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
 /// `pack keys …`.
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -208,4 +400,71 @@ mod tests {
     fn definitions_are_consistent() {
         super::Cli::command().debug_assert();
     }
+}
+
+/// Flags shared by `pack lock` and `pack install`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ResolveFlags {
+    /// Fail instead of changing the lockfile.
+    #[arg(long)]
+    pub locked: bool,
+    /// Use the lockfile exactly as it is and never touch the network.
+    #[arg(long)]
+    pub frozen: bool,
+    /// Never touch the network (packs come from the cache; the lockfile must cover everything).
+    #[arg(long)]
+    pub offline: bool,
+    /// Accept versions matched by this advisory id (repeatable).
+    #[arg(long = "allow-advisory", value_name = "ID")]
+    pub allow_advisories: Vec<String>,
+    /// Force an exact version ahead of ranges: NAME=VERSION (repeatable; recorded in the lockfile).
+    #[arg(long = "override", value_name = "NAME=VERSION")]
+    pub overrides: Vec<String>,
+}
+
+/// `pack lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The manifest whose `dependencies` to resolve.
+    #[arg(long, default_value = "openwop-packs.json")]
+    pub manifest: PathBuf,
+    /// The lockfile (default: pack-lock.json beside the manifest).
+    #[arg(long)]
+    pub lockfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub resolve: ResolveFlags,
+    #[command(flatten)]
+    pub registry: RegistryFlag,
+}
+
+/// `pack install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Packs to add, as NAME or NAME@RANGE (added to the manifest after a successful install).
+    pub packs: Vec<String>,
+    /// The host directory to install into (`packs/` and `pack-lock.json` live there).
+    #[arg(long, value_name = "DIR")]
+    pub host_dir: PathBuf,
+    /// The manifest (default: <host-dir>/openwop-packs.json).
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// The lockfile (default: <host-dir>/pack-lock.json).
+    #[arg(long)]
+    pub lockfile: Option<PathBuf>,
+    /// The download cache (default: $PACK_CACHE_DIR or $XDG_CACHE_HOME/openwop/packs).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Parallel downloads.
+    #[arg(long, default_value_t = 8)]
+    pub jobs: usize,
+    /// Check peerDependencies against this host's /.well-known/openwop capabilities.
+    #[arg(long, value_name = "URL")]
+    pub host_url: Option<String>,
+    /// Check peerDependencies against capabilities in this JSON file.
+    #[arg(long, value_name = "FILE", conflicts_with = "host_url")]
+    pub host_capabilities: Option<PathBuf>,
+    #[command(flatten)]
+    pub resolve: ResolveFlags,
+    #[command(flatten)]
+    pub registry: RegistryFlag,
 }

@@ -4,6 +4,11 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod error;
+pub mod install;
+pub mod lockfile;
 pub mod ops;
 pub mod output;
+pub mod registry;
+pub mod resolve;

@@ -89,6 +89,7 @@ impl Shell {
                     "message": err.message,
                     "path": err.path.as_ref().map(|p| p.display().to_string()),
                     "hint": err.hint,
+                    "details": err.details,
                     "exitCode": err.exit.code(),
                 })
             );

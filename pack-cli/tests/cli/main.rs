@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod build_verify;
+mod config;
 mod fixtures;
 mod keygen;
+mod publish;
 mod support;
 mod trust_chain;

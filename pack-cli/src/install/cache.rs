@@ -1,0 +1,136 @@
+//! The content-addressed download cache: every fetched artifact of a version (tarball, detached
+//! signature, version manifest, registry statement) stored under the SHA-256 of the tarball, so a
+//! second install of the same lockfile needs no network. Bytes from the cache are verified exactly
+//! like fresh downloads; the cache is a convenience, never a trust anchor.
+
+use std::path::{Path, PathBuf};
+
+use pack_verify::integrity::Integrity;
+
+use crate::error::{CliError, CliResult};
+
+/// The files kept for one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedVersion {
+    /// The `.tgz`.
+    pub tarball: Vec<u8>,
+    /// The detached signature.
+    pub signature: Vec<u8>,
+    /// The served version manifest, exact bytes.
+    pub manifest: Vec<u8>,
+    /// The registry statement, when the registry signs them.
+    pub statement: Option<Vec<u8>>,
+}
+
+/// A cache directory.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+/// `$PACK_CACHE_DIR`, else `$XDG_CACHE_HOME/openwop/packs`, else `~/.cache/openwop/packs`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PACK_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("HOME").map_or_else(|| PathBuf::from(".cache"), |h| PathBuf::from(h).join(".cache"))
+    });
+    base.join("openwop").join("packs")
+}
+
+fn io_err(path: &Path, e: &std::io::Error) -> CliError {
+    CliError::io(path, "write", e)
+}
+
+impl Cache {
+    /// A cache rooted at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Where the cache lives.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn dir_for(&self, integrity: &Integrity) -> PathBuf {
+        let hex = integrity.hex();
+        self.root.join("sha256").join(&hex[..2]).join(hex)
+    }
+
+    /// The cached files of the version whose tarball has `integrity`, if complete and intact.
+    pub fn get(&self, integrity: &str) -> Option<CachedVersion> {
+        let integrity = Integrity::parse(integrity).ok()?;
+        let dir = self.dir_for(&integrity);
+        let tarball = std::fs::read(dir.join("pack.tgz")).ok()?;
+        // A damaged cache entry is a miss, never an error: the network copy is re-verified.
+        integrity.check(&tarball).ok()?;
+        Some(CachedVersion {
+            tarball,
+            signature: std::fs::read(dir.join("pack.sig")).ok()?,
+            manifest: std::fs::read(dir.join("manifest.json")).ok()?,
+            statement: std::fs::read(dir.join("statement.json")).ok(),
+        })
+    }
+
+    /// Stores a verified version. Files are written to a temporary directory and renamed into
+    /// place, so a reader never sees a half-written entry.
+    pub fn put(&self, version: &CachedVersion) -> CliResult<()> {
+        let integrity = Integrity::of(&version.tarball);
+        let dir = self.dir_for(&integrity);
+        if dir.join("pack.tgz").is_file() {
+            return Ok(());
+        }
+        let parent = dir.parent().unwrap_or(&self.root).to_path_buf();
+        std::fs::create_dir_all(&parent).map_err(|e| io_err(&parent, &e))?;
+        let tmp = parent.join(format!(".tmp-{}-{}", std::process::id(), integrity.hex()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, &e))?;
+        let write = |name: &str, bytes: &[u8]| {
+            let p = tmp.join(name);
+            std::fs::write(&p, bytes).map_err(|e| io_err(&p, &e))
+        };
+        write("pack.tgz", &version.tarball)?;
+        write("pack.sig", &version.signature)?;
+        write("manifest.json", &version.manifest)?;
+        if let Some(statement) = &version.statement {
+            write("statement.json", statement)?;
+        }
+        match std::fs::rename(&tmp, &dir) {
+            Ok(()) => Ok(()),
+            // Another process cached the same bytes first: identical content, keep theirs.
+            Err(_) if dir.join("pack.tgz").is_file() => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                Ok(())
+            }
+            Err(e) => Err(io_err(&dir, &e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn round_trip_and_damage_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let v = CachedVersion {
+            tarball: b"tgz bytes".to_vec(),
+            signature: vec![1; 64],
+            manifest: b"{}".to_vec(),
+            statement: None,
+        };
+        let integrity = Integrity::of(&v.tarball).to_string();
+        assert_eq!(cache.get(&integrity), None);
+        cache.put(&v).unwrap();
+        cache.put(&v).unwrap();
+        assert_eq!(cache.get(&integrity), Some(v.clone()));
+        let hex = Integrity::of(&v.tarball).hex();
+        std::fs::write(dir.path().join("sha256").join(&hex[..2]).join(&hex).join("pack.tgz"), b"evil").unwrap();
+        assert_eq!(cache.get(&integrity), None, "a tampered cache entry is not used");
+    }
+}

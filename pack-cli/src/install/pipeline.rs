@@ -1,0 +1,301 @@
+//! The steps of `pack lock` and `pack install`: resolve into a lockfile, fetch every locked
+//! version (cache first, then its registry, in parallel), verify each with `pack-verify` against
+//! its own registry's trust root before anything is extracted, check peers, install atomically.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pack_verify::integrity::Integrity;
+use pack_verify::trust::state::TrustState;
+use pack_verify::trust::{ExpiryPolicy, SystemClock, TrustRoot};
+use pack_verify::verify::{Verifier, VersionInput};
+use semver::Version;
+use serde_json::Value;
+
+use super::cache::{Cache, CachedVersion};
+use super::host::InstallItem;
+use super::peers::{HostCapabilities, check};
+use super::source::{Registry, RegistryIndex};
+use crate::error::{CliError, CliResult};
+use crate::lockfile::{LockMeta, LockedPack, Lockfile, timestamp};
+use crate::resolve::{Request, ResolveError, ResolveWarning, resolve};
+
+/// What to resolve.
+#[derive(Debug, Clone, Default)]
+pub struct LockOptions {
+    /// Requested packs: name → node-semver range.
+    pub roots: BTreeMap<String, String>,
+    /// Exact versions forced ahead of ranges (lockfile `overrides`).
+    pub overrides: BTreeMap<String, Version>,
+    /// Advisory ids the user accepts.
+    pub allow_advisories: BTreeSet<String>,
+}
+
+fn resolve_error(e: &ResolveError) -> CliError {
+    let exit_verification = matches!(e.code(), "pack_dependency_conflict" | "pack_dependency_cycle");
+    let mut err = if exit_verification {
+        CliError::verification(e.code(), e.to_string(), e.hint())
+    } else {
+        CliError::usage(e.code(), e.to_string(), e.hint())
+    };
+    err.details = Some(Box::new(e.details()));
+    err
+}
+
+/// Resolves `options` against `registries` (primary first), keeping `previous` pins that still
+/// satisfy. Returns the new lockfile and the resolver's warnings.
+pub fn lock(
+    registries: &[Registry],
+    previous: Option<&Lockfile>,
+    options: &LockOptions,
+) -> CliResult<(Lockfile, Vec<ResolveWarning>)> {
+    let index = RegistryIndex::new(registries);
+    let advisories = index.advisories().map_err(|e| resolve_error(&e))?;
+    let mut overrides = previous.map(|p| p.overrides.clone()).unwrap_or_default();
+    overrides.extend(options.overrides.clone());
+    let request = Request {
+        roots: options.roots.clone(),
+        pins: previous.map(Lockfile::pins).unwrap_or_default(),
+        overrides: overrides.clone(),
+        advisories,
+        allow_advisories: options.allow_advisories.clone(),
+    };
+    let resolution = resolve(&index, &request).map_err(|e| resolve_error(&e))?;
+    let meta = LockMeta {
+        generated_at: timestamp(time::OffsetDateTime::now_utc()),
+        registry: registries.first().map(|r| r.url.clone()),
+        fallback_registries: registries.iter().skip(1).map(|r| r.url.clone()).collect(),
+        overrides,
+        // Lockfile signatures must verify over the .tgz bytes (decisions §12); `pack lock`
+        // downloads no tarballs, so it records none and install verifies through the registry's
+        // trust chain instead.
+        signatures: BTreeMap::new(),
+    };
+    let mut lockfile = Lockfile::from_resolution(&resolution, meta);
+    if let Some(prev) = previous {
+        lockfile.keep_generated_at(prev);
+    }
+    Ok((lockfile, resolution.warnings))
+}
+
+/// The registry a locked pack comes from: the configured registry its `resolved` URL starts
+/// with, else the lockfile's default registry.
+fn registry_for<'a>(registries: &'a [Registry], lockfile: &Lockfile, pack: &LockedPack) -> CliResult<&'a Registry> {
+    let by_resolved = pack
+        .resolved
+        .as_deref()
+        .and_then(|url| registries.iter().find(|r| url.starts_with(&format!("{}/", r.url.trim_end_matches('/')))));
+    let by_default = || {
+        lockfile
+            .registry
+            .as_deref()
+            .and_then(|d| registries.iter().find(|r| r.url.trim_end_matches('/') == d.trim_end_matches('/')))
+    };
+    by_resolved.or_else(by_default).ok_or_else(|| {
+        CliError::usage(
+            "pack_registry_unknown",
+            format!(
+                "{}@{} comes from {}, which is not a configured registry",
+                pack.name,
+                pack.version,
+                pack.resolved.as_deref().or(lockfile.registry.as_deref()).unwrap_or("an unnamed registry")
+            ),
+            "configure that registry (with its trust bundle) in pack.toml, or re-lock",
+        )
+    })
+}
+
+/// Where per-registry trust state and last-seen keychains live.
+fn trust_dir(cache: &Cache) -> PathBuf {
+    cache.root().join("trust")
+}
+
+fn url_key(url: &str) -> String {
+    Integrity::of(url.as_bytes()).hex()[..16].to_string()
+}
+
+/// The trust root of `registry`: its bundle, resolved with the keychain it serves now (or, offline,
+/// the last one seen), checked against the stored state so a keychain can never roll back.
+pub fn trust_root(registry: &Registry, cache: &Cache) -> CliResult<TrustRoot> {
+    let dir = trust_dir(cache);
+    let state_path = dir.join("state.json");
+    let keychain_path = dir.join(format!("keychain-{}.json", url_key(&registry.url)));
+    let mut state = match std::fs::read(&state_path) {
+        Ok(bytes) => TrustState::from_json(&bytes).map_err(|e| CliError::input(&e).at(&state_path))?,
+        Err(_) => TrustState::new(),
+    };
+    let fetched = if registry.bundle.has_root() {
+        match &registry.client {
+            Some(client) => client.keychain().map_err(|e| CliError::from_registry(&e))?,
+            None => std::fs::read(&keychain_path).ok(),
+        }
+    } else {
+        None
+    };
+    let root = registry
+        .bundle
+        .resolve(fetched.as_deref(), &mut state, &SystemClock, ExpiryPolicy::Enforce)
+        .map_err(|e| CliError::from_verify(&e).hint(format!("{} (registry {})", e.hint(), registry.url)))?;
+    std::fs::create_dir_all(&dir).map_err(|e| CliError::io(&dir, "create", &e))?;
+    std::fs::write(&state_path, state.to_json()).map_err(|e| CliError::io(&state_path, "write", &e))?;
+    if let Some(bytes) = fetched {
+        std::fs::write(&keychain_path, bytes).map_err(|e| CliError::io(&keychain_path, "write", &e))?;
+    }
+    Ok(root)
+}
+
+/// Fetches the artifacts of every locked pack: from the cache when present (always when
+/// `offline`), else from its registry, `jobs` at a time. `progress` is told each finished pack.
+pub fn fetch_all(
+    registries: &[Registry],
+    lockfile: &Lockfile,
+    cache: &Cache,
+    offline: bool,
+    jobs: usize,
+    progress: &(dyn Fn(&LockedPack) + Sync),
+) -> CliResult<Vec<CachedVersion>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<CliResult<CachedVersion>>>> = Mutex::new(vec![None; lockfile.packs.len()]);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            let Some(pack) = lockfile.packs.get(i) else { break };
+            let result = fetch_one(registries, lockfile, pack, cache, offline);
+            progress(pack);
+            if let Ok(mut slots) = results.lock() {
+                slots[i] = Some(result);
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, 16) {
+            s.spawn(work);
+        }
+    });
+    let slots = results.into_inner().map_err(|_| {
+        CliError::usage("internal_error", "a download worker panicked", "run again; report it if it repeats")
+    })?;
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.unwrap_or_else(|| Err(CliError::usage("internal_error", "a download was not attempted", "run again")))
+        })
+        .collect()
+}
+
+fn fetch_one(
+    registries: &[Registry],
+    lockfile: &Lockfile,
+    pack: &LockedPack,
+    cache: &Cache,
+    offline: bool,
+) -> CliResult<CachedVersion> {
+    if let Some(hit) = cache.get(&pack.integrity) {
+        return Ok(hit);
+    }
+    let registry = registry_for(registries, lockfile, pack)?;
+    let version = pack.version.to_string();
+    let Some(client) = registry.client.as_ref().filter(|_| !offline) else {
+        return Err(CliError::usage(
+            "pack_version_not_found",
+            format!("{}@{version} is not in the cache and the network is off", pack.name),
+            "run once online (without --offline/--frozen) to fill the cache",
+        ));
+    };
+    let err = |e: crate::registry::RegistryError| CliError::from_registry(&e);
+    let manifest = client.version_manifest(&pack.name, &version).map_err(err)?.ok_or_else(|| {
+        CliError::usage(
+            "pack_version_not_found",
+            format!("{} no longer serves {}@{version}", registry.url, pack.name),
+            "re-lock to pick an available version",
+        )
+    })?;
+    let tarball = client.tarball(&pack.name, &version, &|_, _| {}).map_err(err)?;
+    let signature = client.signature(&pack.name, &version).map_err(err)?;
+    let statement = client.statement(&pack.name, &version).map_err(err)?;
+    Ok(CachedVersion { tarball, signature, manifest, statement })
+}
+
+/// Verifies one fetched version completely; nothing is extracted unless this passes.
+pub fn verify_one(verifier: &Verifier, pack: &LockedPack, files: &CachedVersion) -> CliResult<InstallItem> {
+    let version = pack.version.to_string();
+    let at = |e: pack_verify::error::VerifyError| {
+        let mut err = CliError::from_verify(&e);
+        err.message = format!("{}@{version}: {}", pack.name, err.message);
+        err
+    };
+    // Integrity against the lockfile first: the bytes must be the ones that were locked.
+    Integrity::parse(&pack.integrity).and_then(|i| i.check(&files.tarball)).map_err(at)?;
+    if let Some(sig) = &pack.signature {
+        // Lockfile rule 3: a recorded signature must verify over the tarball bytes.
+        let key = pack_verify::keys::PublicKey::parse(&sig.public_key).map_err(at)?;
+        let signature = pack_verify::signature::Signature::from_base64(&sig.value).map_err(at)?;
+        if !key.verify(&files.tarball, &signature) {
+            return Err(CliError::verification(
+                "pack_signature_invalid",
+                format!("{}@{version}: the lockfile's signature does not verify over the tarball", pack.name),
+                "the tarball or the lockfile was altered; re-lock from a trusted registry",
+            ));
+        }
+    }
+    let verified = verifier
+        .verify(&VersionInput {
+            manifest: &files.manifest,
+            tarball: &files.tarball,
+            signature: &files.signature,
+            statement: files.statement.as_deref(),
+            expected: Some((&pack.name, &version)),
+        })
+        .map_err(at)?;
+    Ok(InstallItem {
+        name: verified.name,
+        version: verified.version,
+        integrity: verified.integrity.to_string(),
+        source: String::new(),
+        files: verified.archive.into_files(),
+    })
+}
+
+/// Verifies every fetched version against its registry's trust root.
+pub fn verify_all(
+    registries: &[Registry],
+    lockfile: &Lockfile,
+    fetched: &[CachedVersion],
+    cache: &Cache,
+) -> CliResult<Vec<InstallItem>> {
+    let mut verifiers: HashMap<String, Verifier> = HashMap::new();
+    let mut out = Vec::new();
+    for (pack, files) in lockfile.packs.iter().zip(fetched) {
+        let registry = registry_for(registries, lockfile, pack)?;
+        if !verifiers.contains_key(&registry.url) {
+            verifiers.insert(registry.url.clone(), Verifier::new(trust_root(registry, cache)?));
+        }
+        let Some(verifier) = verifiers.get(&registry.url) else { continue };
+        let mut item = verify_one(verifier, pack, files)?;
+        item.source = registry.url.clone();
+        out.push(item);
+    }
+    Ok(out)
+}
+
+/// Peers of every pack against the host: `(missing required, degraded optional)` per pack.
+pub fn check_peers(items: &[InstallItem], host: &HostCapabilities) -> (Vec<String>, Vec<String>) {
+    let mut missing = Vec::new();
+    let mut degraded = Vec::new();
+    for item in items {
+        let Some(manifest) = item
+            .files
+            .iter()
+            .find(|f| f.path == pack_verify::tarball::PACK_JSON)
+            .and_then(|f| serde_json::from_slice::<Value>(&f.data).ok())
+        else {
+            continue;
+        };
+        let result = check(&manifest, host);
+        missing.extend(result.missing.into_iter().map(|c| format!("{}@{}: {c}", item.name, item.version)));
+        degraded.extend(result.degraded.into_iter().map(|c| format!("{}@{}: {c}", item.name, item.version)));
+    }
+    (missing, degraded)
+}

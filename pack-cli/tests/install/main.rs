@@ -1,0 +1,447 @@
+//! `pack lock` / `pack install` end to end: against a running registry-server with our own root
+//! (publish → depend → lock → install → tamper → refuse), and against the public fixture tree
+//! served by a plain static file server with the shipped trust bundle.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// A workspace binary, built on demand (`cargo test -p pack-cli` does not build other packages).
+fn binary(package: &str, name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(["build", "--quiet", "-p", package, "--bin", name]);
+    if profile_dir.ends_with("release") {
+        cmd.arg("--release");
+    }
+    assert!(cmd.status().unwrap().success(), "building {name} failed");
+    profile_dir.join(name)
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for(url: &str) {
+    for _ in 0..200 {
+        if reqwest::blocking::get(url).is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{url} did not come up");
+}
+
+/// Runs `pack` in `dir` with an isolated config and cache.
+struct Pack {
+    dir: PathBuf,
+    bin: PathBuf,
+}
+
+impl Pack {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(&self.bin)
+            .current_dir(&self.dir)
+            .env("OPENWOP_PACK_CONFIG", self.dir.join("pack.toml"))
+            .env("XDG_CONFIG_HOME", self.dir.join("xdg"))
+            .env("PACK_CACHE_DIR", self.dir.join("cache"))
+            .env_remove("OPENWOP_REGISTRY_URL")
+            .env_remove("OPENWOP_TOKEN")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "pack {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last_json(&out)
+    }
+
+    fn fails(&self, args: &[&str], exit: i32, code: &str) -> Value {
+        let out = self.run(args);
+        let last = last_json(&out);
+        assert_eq!(out.status.code(), Some(exit), "pack {args:?}: {last}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(last["error"], code, "pack {args:?}: {last}");
+        last
+    }
+}
+
+fn last_json(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or("null")).unwrap_or(Value::Null)
+}
+
+fn tree_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let data = std::fs::read(&p).unwrap();
+                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), data));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A running registry-server with our own root, its keychain uploaded, and a consumer config
+/// (`pack.toml`) naming it with its trust bundle and a publish token for `vendor.acme.*`.
+struct OurRegistry {
+    _server: Proc,
+    base: String,
+}
+
+fn start_our_registry(pack: &Pack, d: &Path) -> OurRegistry {
+    let server_bin = binary("registry-server", "registry-server");
+    let registry_id = "https://packs.example.com";
+    // Operator: root, keychain with a publisher key for vendor.acme.* and a statement key.
+    pack.ok(&["--json", "keys", "root-init", "--registry", registry_id, "--out-dir", "ops/root"]);
+    pack.ok(&["--json", "keygen", "--name", "registry-1"]);
+    pack.ok(&["--json", "keygen", "--name", "acme-1"]);
+    let spec = json!({"registry": registry_id, "keys": [
+        {"keyId": "acme-1", "publicKeyFile": "acme-1.pub", "roles": ["publisher"], "permittedNamespaces": ["vendor.acme.*"]},
+        {"keyId": "registry-1", "publicKeyFile": "registry-1.pub", "roles": ["registry"]}]});
+    std::fs::write(d.join("keychain.json"), spec.to_string()).unwrap();
+    pack.ok(&[
+        "--json",
+        "keys",
+        "keychain-sign",
+        "--root",
+        "ops/root/openwop-registry-root.key",
+        "--spec",
+        "keychain.json",
+        "--expires-in-days",
+        "30",
+        "-o",
+        "keychain.signed.json",
+    ]);
+    let token = |args: &[&str]| {
+        let out = Command::new(&server_bin)
+            .current_dir(d)
+            .args(["token", "create", "--data-dir", "data"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let admin = token(&["--principal", "ops", "--scope", "admin"]);
+    let acme = token(&["--principal", "acme", "--namespace", "vendor.acme.*", "--scope", "publish"]);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Proc(
+        Command::new(&server_bin)
+            .current_dir(d)
+            .args(["serve", "--data-dir", "data", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--trust", "ops/root/trust.json", "--statement-key", "registry-1.key"])
+            .args(["--statement-key-id", "registry-1"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&format!("{base}/readyz"));
+    let client = reqwest::blocking::Client::new();
+    let resp = client
+        .put(format!("{base}/keys/keychain.json"))
+        .bearer_auth(&admin)
+        .body(std::fs::read(d.join("keychain.signed.json")).unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+
+    // The consumer's config: this registry, its trust bundle, the publisher's token.
+    std::fs::write(
+        d.join("pack.toml"),
+        format!(
+            "registry = \"{base}\"\n[registries.\"{base}\"]\ntrust = \"{}\"\ntoken = \"{acme}\"\n",
+            d.join("ops/root/trust.json").display()
+        ),
+    )
+    .unwrap();
+
+    OurRegistry { _server, base }
+}
+
+#[test]
+fn publish_depend_lock_install_then_refuse_tampering() {
+    let pack_bin = binary("pack-cli", "pack");
+    let work = tempfile::tempdir().unwrap();
+    let d = work.path();
+    let pack = Pack { dir: d.to_path_buf(), bin: pack_bin };
+    let _registry = start_our_registry(&pack, d);
+    // Publisher: a base pack, then an app pack that depends on it.
+    let publish = |name: &str, dir: &str, version: &str, deps: Value| {
+        pack.ok(&["--json", "init", dir, "--name", name, "--version", version]);
+        let pj = d.join(dir).join("pack.json");
+        let mut manifest: Value = serde_json::from_slice(&std::fs::read(&pj).unwrap()).unwrap();
+        manifest["dependencies"] = deps;
+        std::fs::write(&pj, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+        pack.ok(&["--json", "publish", dir, "--key", "acme-1.key", "--key-id", "acme-1"]);
+    };
+    publish("vendor.acme.base", "base-1", "0.1.0", json!({}));
+    publish("vendor.acme.base", "base-2", "0.2.0", json!({}));
+    publish("vendor.acme.app", "app", "1.0.0", json!({"vendor.acme.base": "^0.1"}));
+
+    // Consumer: lock and install; the transitive dependency resolves to ^0.1's highest, 0.1.0.
+    let host = d.join("host");
+    let out = pack.ok(&["--json", "install", "vendor.acme.app@^1", "--host-dir", "host"]);
+    assert_eq!(out["reason"], "install");
+    let lock: Value = serde_json::from_slice(&std::fs::read(host.join("pack-lock.json")).unwrap()).unwrap();
+    let packs = lock["packs"].as_array().unwrap();
+    assert_eq!(packs.len(), 2, "{lock}");
+    assert_eq!((packs[0]["name"].clone(), packs[0]["version"].clone()), (json!("vendor.acme.app"), json!("1.0.0")));
+    assert_eq!(packs[0]["dependencies"], json!({"vendor.acme.base": "0.1.0"}));
+    assert_eq!(packs[1]["version"], "0.1.0");
+    assert!(host.join("packs/vendor.acme.app/pack.json").is_file());
+    assert!(host.join("packs/vendor.acme.base/index.mjs").is_file());
+    let manifest: Value = serde_json::from_slice(&std::fs::read(host.join("openwop-packs.json")).unwrap()).unwrap();
+    assert_eq!(manifest["dependencies"]["vendor.acme.app"], "^1");
+    let lock_bytes = std::fs::read(host.join("pack-lock.json")).unwrap();
+
+    // Re-locking changes nothing (byte-identical), and --locked accepts it.
+    pack.ok(&["--json", "lock", "--manifest", "host/openwop-packs.json", "--locked"]);
+    assert_eq!(std::fs::read(host.join("pack-lock.json")).unwrap(), lock_bytes);
+
+    // Offline re-install comes from the cache.
+    pack.ok(&["--json", "install", "--host-dir", "host", "--offline"]);
+    let before = tree_files(&host.join("packs/"));
+
+    // Tamper with the stored tarball of vendor.acme.base@0.1.0 on the server, drop the cache:
+    // install refuses with the integrity code and leaves the host directory as it was.
+    let integrity = packs[1]["integrity"].as_str().unwrap();
+    let hex: String = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(integrity.trim_start_matches("sha256-"))
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let blob = d.join("data/blobs/sha256").join(&hex[..2]).join(&hex);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&blob, bytes).unwrap();
+    std::fs::remove_dir_all(d.join("cache")).unwrap();
+    pack.fails(&["--json", "install", "--host-dir", "host"], 1, "pack_integrity_mismatch");
+    assert_eq!(tree_files(&host.join("packs/")), before, "a refused install must not touch the host dir");
+
+    // --frozen with a manifest the lockfile does not cover is refused without touching the network.
+    pack.fails(
+        &["--json", "install", "vendor.acme.other@^1", "--host-dir", "host", "--frozen"],
+        2,
+        "pack_lockfile_incomplete",
+    );
+}
+
+#[test]
+fn install_from_the_fixture_tree_on_a_static_server() {
+    let Some(fixtures) = std::env::var_os("OPENWOP_FIXTURES") else {
+        eprintln!("SKIPPED install_from_the_fixture_tree_on_a_static_server: OPENWOP_FIXTURES not set");
+        return;
+    };
+    let tree = PathBuf::from(fixtures).join("openwop-registry");
+    let work = tempfile::tempdir().unwrap();
+    let d = work.path();
+    // A private copy of the tree, so the test can tamper with it.
+    let served = d.join("tree");
+    for (rel, data) in tree_files(&tree) {
+        let p = served.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Proc(
+        Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(&served)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 is needed for the static file server"),
+    );
+    wait_for(&format!("{base}/v1/index.json"));
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../keys/openwop-reference-registry.trust.json");
+    std::fs::write(
+        d.join("pack.toml"),
+        format!("registry = \"{base}\"\n[registries.\"{base}\"]\ntrust = \"{}\"\n", bundle.display()),
+    )
+    .unwrap();
+    let pack = Pack { dir: d.to_path_buf(), bin: binary("pack-cli", "pack") };
+
+    let out = pack.ok(&["--json", "install", "core.openwop.http@^1", "--host-dir", "host"]);
+    let installed = &out["packs"][0];
+    assert_eq!(installed["name"], "core.openwop.http");
+    let version = installed["version"].as_str().unwrap().to_string();
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(tree.join("v1/packs/core.openwop.http/index.json")).unwrap()).unwrap();
+    let highest = index["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["yanked"] == false && v["version"].as_str().unwrap().starts_with("1."))
+        .map(|v| semver::Version::parse(v["version"].as_str().unwrap()).unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(version, highest.to_string(), "the highest unyanked ^1 version");
+    // Installed files equal the tarball's files.
+    let tgz = std::fs::read(tree.join(format!("v1/packs/core.openwop.http/-/{version}.tgz"))).unwrap();
+    let archive = pack_verify::tarball::read_pack(&tgz, &pack_verify::tarball::TarLimits::default()).unwrap();
+    for file in archive.files() {
+        let installed = std::fs::read(d.join("host/packs/core.openwop.http").join(&file.path)).unwrap();
+        assert_eq!(installed, file.data, "{}", file.path);
+    }
+
+    // peerDependencies against a host's capabilities: a2a needs `a2a`.
+    std::fs::write(d.join("caps-none.json"), r#"{"capabilities": {"aiProviders": ["x"]}}"#).unwrap();
+    std::fs::write(d.join("caps-a2a.json"), r#"{"capabilities": {"a2a": "supported"}}"#).unwrap();
+    let refused = pack.fails(
+        &[
+            "--json",
+            "install",
+            "core.openwop.a2a@^1",
+            "--host-dir",
+            "host-a2a",
+            "--host-capabilities",
+            "caps-none.json",
+        ],
+        1,
+        "pack_peer_dependency_missing",
+    );
+    assert!(refused["message"].as_str().unwrap().contains("a2a"), "{refused}");
+    assert!(!d.join("host-a2a/packs").exists(), "nothing installed");
+    pack.ok(&[
+        "--json",
+        "install",
+        "core.openwop.a2a@^1",
+        "--host-dir",
+        "host-a2a",
+        "--host-capabilities",
+        "caps-a2a.json",
+    ]);
+    assert!(d.join("host-a2a/packs/core.openwop.a2a/pack.json").is_file());
+
+    // With the server gone, --offline installs from the cache.
+    drop(server);
+    std::fs::remove_file(d.join("host/packs")).unwrap();
+    std::fs::remove_dir_all(d.join("host/.pack-generations")).unwrap();
+    pack.ok(&["--json", "install", "--host-dir", "host", "--offline"]);
+    assert!(d.join("host/packs/core.openwop.http/pack.json").is_file());
+
+    // A tampered tarball on the server is refused once the cache cannot answer.
+    let _server = Proc(
+        Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(&served)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&format!("{base}/v1/index.json"));
+    let target = served.join(format!("v1/packs/core.openwop.http/-/{version}.tgz"));
+    let mut bytes = std::fs::read(&target).unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0x01;
+    std::fs::write(&target, bytes).unwrap();
+    std::fs::remove_dir_all(d.join("cache")).unwrap();
+    pack.fails(&["--json", "install", "--host-dir", "host"], 1, "pack_integrity_mismatch");
+    assert!(d.join("host/packs/core.openwop.http/pack.json").is_file(), "the previous install is intact");
+}
+
+fn serve_static(dir: &Path) -> (Proc, String) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Proc(
+        Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 is needed for the static file server"),
+    );
+    wait_for(&format!("{base}/v1/index.json"));
+    (server, base)
+}
+
+/// A primary registry (ours, own root) and a fallback (the public tree, the shipped bundle): each
+/// pack comes from the first registry that lists it and is verified with that registry's trust
+/// alone; a fallback configured with the wrong registry's trust refuses its packs.
+#[test]
+fn fallback_registries_keep_their_own_trust() {
+    let Some(fixtures) = std::env::var_os("OPENWOP_FIXTURES") else {
+        eprintln!("SKIPPED fallback_registries_keep_their_own_trust: OPENWOP_FIXTURES not set");
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let d = work.path();
+    let pack = Pack { dir: d.to_path_buf(), bin: binary("pack-cli", "pack") };
+    let ours = start_our_registry(&pack, d);
+    pack.ok(&["--json", "init", "app", "--name", "vendor.acme.app"]);
+    pack.ok(&["--json", "publish", "app", "--key", "acme-1.key", "--key-id", "acme-1"]);
+    let (_static, fallback) = serve_static(&PathBuf::from(fixtures).join("openwop-registry"));
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../keys/openwop-reference-registry.trust.json");
+    let own = d.join("ops/root/trust.json");
+    let config = |fallback_trust: &Path| {
+        let primary = std::fs::read_to_string(d.join("pack.toml")).unwrap();
+        let primary = primary.split("\nfallback_registries").next().unwrap().to_string();
+        format!(
+            "fallback_registries = [\"{fallback}\"]\n{primary}\n[registries.\"{fallback}\"]\ntrust = \"{}\"\n",
+            fallback_trust.display()
+        )
+    };
+    let primary_config = std::fs::read_to_string(d.join("pack.toml")).unwrap();
+    std::fs::write(d.join("pack.toml"), config(&reference)).unwrap();
+    pack.ok(&["--json", "install", "vendor.acme.app@^0.1", "core.openwop.http@^1", "--host-dir", "host"]);
+    let lock: Value = serde_json::from_slice(&std::fs::read(d.join("host/pack-lock.json")).unwrap()).unwrap();
+    assert_eq!(lock["registry"], ours.base.as_str());
+    assert_eq!(lock["fallbackRegistries"], json!([fallback.as_str()]));
+    let resolved = |name: &str| {
+        lock["packs"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap()["resolved"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(resolved("core.openwop.http").starts_with(&format!("{fallback}/")), "{lock}");
+    assert!(resolved("vendor.acme.app").starts_with(&format!("{}/", ours.base)), "{lock}");
+
+    // The fallback with our root's bundle instead of its own: its packs no longer verify.
+    std::fs::write(d.join("pack.toml"), primary_config.clone()).unwrap();
+    std::fs::write(d.join("pack.toml"), config(&own)).unwrap();
+    std::fs::remove_dir_all(d.join("cache")).unwrap();
+    let out = pack.run(&["--json", "install", "--host-dir", "host"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let last = last_json(&out);
+    assert!(
+        ["pack_key_unknown", "trust_keychain_invalid", "registry_statement_missing"]
+            .contains(&last["error"].as_str().unwrap_or_default()),
+        "{last}"
+    );
+}
