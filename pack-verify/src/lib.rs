@@ -27,6 +27,8 @@
 #![warn(missing_docs)]
 
 pub mod canonical;
+#[cfg(feature = "corpus")]
+pub mod corpus;
 pub mod error;
 pub mod integrity;
 pub mod keys;

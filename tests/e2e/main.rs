@@ -2,6 +2,8 @@
 //! `pack-verify` and `pack` binaries exactly as a host and a publisher would run them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod hostile;
+
 use std::path::PathBuf;
 use std::process::Command;
 

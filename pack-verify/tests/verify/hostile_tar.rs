@@ -6,49 +6,18 @@ use std::io::Write;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use pack_verify::TarLimits;
+use pack_verify::corpus::{RawEntry, gzip, hostile_tarballs, tar_bytes};
 use pack_verify::tarball::read_pack;
-use tar::{EntryType, Header};
+use tar::EntryType;
 
 const PACK_JSON: &[u8] = br#"{"name":"core.test.x","version":"1.0.0"}"#;
 
-/// One raw entry: the name bytes go straight into the ustar name field, bypassing the tar
-/// crate's own path checks, which is how an attacker would write them.
-struct Raw<'a> {
-    name: &'a [u8],
-    kind: EntryType,
-    data: &'a [u8],
-    link: &'a [u8],
+fn entry(name: &[u8], data: &[u8]) -> RawEntry {
+    RawEntry::file(name, data)
 }
 
-fn entry<'a>(name: &'a [u8], data: &'a [u8]) -> Raw<'a> {
-    Raw { name, kind: EntryType::Regular, data, link: b"" }
-}
-
-fn tar_bytes(entries: &[Raw<'_>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in entries {
-        let mut h = Header::new_ustar();
-        {
-            let old = h.as_old_mut();
-            old.name[..e.name.len()].copy_from_slice(e.name);
-            old.linkname[..e.link.len()].copy_from_slice(e.link);
-        }
-        h.set_mode(0o644);
-        h.set_size(e.data.len() as u64);
-        h.set_entry_type(e.kind);
-        h.set_cksum();
-        out.extend_from_slice(h.as_bytes());
-        out.extend_from_slice(e.data);
-        out.resize(out.len().div_ceil(512) * 512, 0);
-    }
-    out.extend_from_slice(&[0u8; 1024]);
-    out
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-    gz.write_all(bytes).expect("in-memory write");
-    gz.finish().expect("in-memory finish")
+fn raw(name: &[u8], kind: EntryType, data: &[u8], link: &[u8]) -> RawEntry {
+    RawEntry::special(name, kind, data, link)
 }
 
 fn code_of(tgz: &[u8]) -> &'static str {
@@ -62,7 +31,7 @@ fn code_with(tgz: &[u8], limits: &TarLimits) -> &'static str {
     }
 }
 
-fn with_pack_json(mut entries: Vec<Raw<'static>>) -> Vec<u8> {
+fn with_pack_json(mut entries: Vec<RawEntry>) -> Vec<u8> {
     entries.insert(0, entry(b"pack.json", PACK_JSON));
     gzip(&tar_bytes(&entries))
 }
@@ -75,8 +44,8 @@ fn a_plain_pack_reads() {
 #[test]
 fn legacy_layout_with_dot_prefix_and_directories_reads() {
     let tgz = gzip(&tar_bytes(&[
-        Raw { name: b"./", kind: EntryType::Directory, data: b"", link: b"" },
-        Raw { name: b"./schemas/", kind: EntryType::Directory, data: b"", link: b"" },
+        raw(b"./", EntryType::Directory, b"", b""),
+        raw(b"./schemas/", EntryType::Directory, b"", b""),
         entry(b"./pack.json", PACK_JSON),
         entry(b"./schemas/a.json", b"{}"),
     ]));
@@ -87,30 +56,22 @@ fn legacy_layout_with_dot_prefix_and_directories_reads() {
 
 #[test]
 fn each_hostile_entry_kind_has_its_code() {
-    let cases: Vec<(&str, Vec<Raw<'static>>)> = vec![
+    let cases: Vec<(&str, Vec<RawEntry>)> = vec![
         ("tarball_path_traversal", vec![entry(b"../evil.sh", b"x")]),
         ("tarball_path_traversal", vec![entry(b"schemas/../../evil", b"x")]),
         ("tarball_absolute_path", vec![entry(b"/etc/cron.d/evil", b"x")]),
-        ("tarball_symlink", vec![Raw { name: b"link", kind: EntryType::Symlink, data: b"", link: b"/etc/passwd" }]),
-        ("tarball_hardlink", vec![Raw { name: b"hard", kind: EntryType::Link, data: b"", link: b"pack.json" }]),
-        ("tarball_device", vec![Raw { name: b"dev", kind: EntryType::Char, data: b"", link: b"" }]),
-        ("tarball_device", vec![Raw { name: b"blk", kind: EntryType::Block, data: b"", link: b"" }]),
-        ("tarball_fifo", vec![Raw { name: b"fifo", kind: EntryType::Fifo, data: b"", link: b"" }]),
+        ("tarball_symlink", vec![raw(b"link", EntryType::Symlink, b"", b"/etc/passwd")]),
+        ("tarball_hardlink", vec![raw(b"hard", EntryType::Link, b"", b"pack.json")]),
+        ("tarball_device", vec![raw(b"dev", EntryType::Char, b"", b"")]),
+        ("tarball_device", vec![raw(b"blk", EntryType::Block, b"", b"")]),
+        ("tarball_fifo", vec![raw(b"fifo", EntryType::Fifo, b"", b"")]),
         (
             "tarball_extended_header",
-            vec![Raw {
-                name: b"././@PaxHeader",
-                kind: EntryType::XHeader,
-                data: b"30 path=aaaaaaaaaaaaaaaaaaaaa\n",
-                link: b"",
-            }],
+            vec![raw(b"././@PaxHeader", EntryType::XHeader, b"30 path=aaaaaaaaaaaaaaaaaaaaa\n", b"")],
         ),
-        (
-            "tarball_extended_header",
-            vec![Raw { name: b"././@LongLink", kind: EntryType::GNULongName, data: b"x/../../evil\0", link: b"" }],
-        ),
-        ("tarball_extended_header", vec![Raw { name: b"g", kind: EntryType::XGlobalHeader, data: b"", link: b"" }]),
-        ("tarball_unsupported_entry", vec![Raw { name: b"sparse", kind: EntryType::GNUSparse, data: b"", link: b"" }]),
+        ("tarball_extended_header", vec![raw(b"././@LongLink", EntryType::GNULongName, b"x/../../evil\0", b"")]),
+        ("tarball_extended_header", vec![raw(b"g", EntryType::XGlobalHeader, b"", b"")]),
+        ("tarball_unsupported_entry", vec![raw(b"sparse", EntryType::GNUSparse, b"", b"")]),
         ("tarball_duplicate_entry", vec![entry(b"a.txt", b"1"), entry(b"a.txt", b"2")]),
         ("tarball_duplicate_entry", vec![entry(b"./pack.json", b"{}")]),
         ("tarball_case_collision", vec![entry(b"README.md", b"1"), entry(b"readme.md", b"2")]),
@@ -119,7 +80,7 @@ fn each_hostile_entry_kind_has_its_code() {
         ("tarball_bad_name", vec![entry(b"a\\..\\b", b"x")]),
     ];
     for (want, entries) in cases {
-        let name = String::from_utf8_lossy(entries[0].name).to_string();
+        let name = String::from_utf8_lossy(&entries[0].name).to_string();
         assert_eq!(code_of(&with_pack_json(entries)), want, "entry {name:?}");
     }
 }
@@ -183,4 +144,13 @@ fn zero_padding_after_the_end_marker_is_fine() {
     let mut tar = tar_bytes(&[entry(b"pack.json", PACK_JSON)]);
     tar.resize(10240, 0); // the record padding many tar writers add
     assert_eq!(code_of(&gzip(&tar)), "ok");
+}
+
+#[test]
+fn the_shared_corpus_is_refused_with_each_code() {
+    let cases = hostile_tarballs(PACK_JSON, &[7u8; 64]);
+    assert!(cases.len() >= 18);
+    for case in cases {
+        assert_eq!(code_of(&case.tgz), case.code, "{}", case.label);
+    }
 }
