@@ -291,6 +291,7 @@ async fn run(cli: Cli) -> Result<(), RegistryError> {
             let defaults = Limits::default();
             let limits = Limits {
                 writes_per_minute: writes_per_minute.or(file.writes_per_minute).unwrap_or(defaults.writes_per_minute),
+                auth_failures_per_minute: defaults.auth_failures_per_minute,
                 request_timeout: request_timeout_secs
                     .or(file.request_timeout_secs)
                     .map_or(defaults.request_timeout, std::time::Duration::from_secs),

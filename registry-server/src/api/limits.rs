@@ -20,11 +20,15 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Writes each client address may make per minute (burst: the same number).
     pub writes_per_minute: u32,
+    /// Failed authentications (401) each client address may cause per minute; past that, every
+    /// request carrying credentials from it is refused with 429 until the budget refills, which
+    /// makes guessing tokens impractical.
+    pub auth_failures_per_minute: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { request_timeout: Duration::from_secs(60), writes_per_minute: 600 }
+        Self { request_timeout: Duration::from_secs(60), writes_per_minute: 600, auth_failures_per_minute: 30 }
     }
 }
 
@@ -33,25 +37,40 @@ struct Bucket {
     last: Instant,
 }
 
+/// Token buckets per client address.
+#[derive(Clone, Default)]
+struct Buckets(Arc<Mutex<HashMap<IpAddr, Bucket>>>);
+
 /// Shared limiter state.
 #[derive(Clone)]
 pub struct Limiter {
     limits: Limits,
-    buckets: Arc<Mutex<HashMap<IpAddr, Bucket>>>,
+    writes: Buckets,
+    auth_failures: Buckets,
 }
 
 impl Limiter {
     /// A limiter enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
-        Self { limits, buckets: Arc::default() }
+        Self { limits, writes: Buckets::default(), auth_failures: Buckets::default() }
+    }
+}
+
+impl Buckets {
+    /// Whether `ip` has a token left (without taking one).
+    fn has(&self, ip: IpAddr, per_minute: u32) -> bool {
+        let capacity = f64::from(per_minute.max(1));
+        let per_second = capacity / 60.0;
+        let buckets = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        buckets.get(&ip).is_none_or(|b| b.tokens + b.last.elapsed().as_secs_f64() * per_second >= 1.0)
     }
 
-    /// Takes one write token for `ip`; `Err(wait)` when none is left.
-    fn take(&self, ip: IpAddr) -> Result<(), Duration> {
-        let capacity = f64::from(self.limits.writes_per_minute.max(1));
+    /// Takes one token for `ip`; `Err(wait)` when none is left.
+    fn take(&self, ip: IpAddr, per_minute: u32) -> Result<(), Duration> {
+        let capacity = f64::from(per_minute.max(1));
         let per_second = capacity / 60.0;
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut buckets = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if buckets.len() > 100_000 {
             // Bound memory under address churn: full buckets carry no state worth keeping.
             buckets.retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * per_second < capacity);
@@ -68,31 +87,45 @@ impl Limiter {
     }
 }
 
+fn too_many(message: String, wait: Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    let mut response = ApiError { status: StatusCode::TOO_MANY_REQUESTS, code: "rate_limited", message, details: None }
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
 /// Middleware enforcing [`Limits`].
 pub async fn enforce(State(limiter): State<Limiter>, req: Request, next: Next) -> Response {
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let has_credentials = req.headers().contains_key(header::AUTHORIZATION);
+    let auth_budget = limiter.limits.auth_failures_per_minute;
+    if has_credentials && !limiter.auth_failures.has(ip, auth_budget) {
+        return too_many(
+            format!("too many failed authentications from this address ({auth_budget} per minute); wait and retry"),
+            Duration::from_secs(60 / u64::from(auth_budget.clamp(1, 60))),
+        );
+    }
     let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if is_write {
-        let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        if let Err(wait) = limiter.take(ip) {
-            let secs = wait.as_secs().max(1);
-            let mut response = ApiError {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                code: "rate_limited",
-                message: format!(
-                    "too many writes from this address ({} per minute); retry in {secs} s",
-                    limiter.limits.writes_per_minute
-                ),
-                details: None,
-            }
-            .into_response();
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return response;
-        }
+    if is_write && let Err(wait) = limiter.writes.take(ip, limiter.limits.writes_per_minute) {
+        let secs = wait.as_secs().max(1);
+        return too_many(
+            format!(
+                "too many writes from this address ({} per minute); retry in {secs} s",
+                limiter.limits.writes_per_minute
+            ),
+            wait,
+        );
     }
     match tokio::time::timeout(limiter.limits.request_timeout, next.run(req)).await {
-        Ok(response) => response,
+        Ok(response) => {
+            if response.status() == StatusCode::UNAUTHORIZED {
+                let _ = limiter.auth_failures.take(ip, auth_budget);
+            }
+            response
+        }
         Err(_) => ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "pack_registry_unreachable",

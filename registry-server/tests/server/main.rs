@@ -3,6 +3,7 @@
 //! `OPENWOP_TEST_S3_ENDPOINT` are set (required when `OPENWOP_REQUIRE_SERVICES=1`, as under CI).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod crash;
 mod fixture_tree;
 mod http;
 mod operations;

@@ -20,7 +20,7 @@ async fn metrics_and_write_rate_limits() {
     let secret = token(&storage, "acme", &["vendor.acme.*"], &[Scope::Publish]).await;
     let app = registry_server::api::router_with(
         Registry::new(storage).with_trust(world.trust()),
-        Limits { request_timeout: Duration::from_secs(30), writes_per_minute: 3 },
+        Limits { request_timeout: Duration::from_secs(30), writes_per_minute: 3, auth_failures_per_minute: 30 },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -63,9 +63,9 @@ async fn metrics_and_write_rate_limits() {
     stack.cleanup().await;
 }
 
-struct Replica {
-    child: Child,
-    base: String,
+pub(crate) struct Replica {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Replica {
@@ -75,7 +75,7 @@ impl Drop for Replica {
     }
 }
 
-fn storage_args(stack: &TestStack) -> Vec<String> {
+pub(crate) fn storage_args(stack: &TestStack) -> Vec<String> {
     let c = &stack.config;
     vec![
         "--data-dir".into(),
@@ -87,7 +87,7 @@ fn storage_args(stack: &TestStack) -> Vec<String> {
     ]
 }
 
-async fn start_replica(stack: &TestStack, world: &World) -> Replica {
+pub(crate) async fn start_replica(stack: &TestStack, world: &World) -> Replica {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(env!("CARGO_BIN_EXE_registry-server"))
         .arg("serve")
@@ -182,4 +182,73 @@ async fn two_replica_processes_share_one_registry() {
         drop(b);
         stack.cleanup().await;
     }
+}
+
+/// Guessing tokens is throttled, and no secret reaches the log or an error body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_authentication_is_throttled_and_secrets_stay_out_of_logs() {
+    let world = World::new();
+    let stack = stacks().await.remove(0);
+    drop(stack.storage().await);
+    let out = Command::new(env!("CARGO_BIN_EXE_registry-server"))
+        .args(["token", "create"])
+        .args(storage_args(&stack))
+        .args(["--principal", "acme", "--namespace", "vendor.acme.*", "--scope", "publish"])
+        .output()
+        .unwrap();
+    let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&secret), "the secret is printed on stdout only");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = stack.config.data_dir.join("server.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_registry-server"))
+        .arg("serve")
+        .args(storage_args(&stack))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--log-format", "json"])
+        .arg("--trust")
+        .arg(world.bundle_path())
+        .arg("--statement-key")
+        .arg(world.dir.path().join("reg-1.key"))
+        .args(["--statement-key-id", "reg-1"])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A valid publish with the real token, then guesses.
+    let body = pack("vendor.acme.quiet", "1.0.0", &key(2), "acme-1", "q");
+    let put = |token: String, body: Vec<u8>| {
+        client.put(format!("{base}/v1/packs/vendor.acme.quiet/-/1.0.0.tgz")).bearer_auth(token).body(body).send()
+    };
+    assert_eq!(put(secret.clone(), body.clone()).await.unwrap().status(), StatusCode::CREATED);
+    let guess = format!("{}_GUESSEDSECRETVALUE", &secret[..secret.rfind('_').unwrap()]);
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        let resp = put(guess.clone(), body.clone()).await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(
+            !text.contains("GUESSEDSECRETVALUE") && !text.contains(&secret),
+            "an error body echoed a token: {text}"
+        );
+        statuses.push(status.as_u16());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 30, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 10, "{statuses:?}");
+    // While throttled, even the right token waits: the address is what is limited.
+    assert_eq!(put(secret.clone(), body.clone()).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("authentication refused"), "the refusals are logged");
+    assert!(!logged.contains(&secret), "the token leaked into the log");
+    assert!(!logged.contains("GUESSEDSECRETVALUE"), "a presented token leaked into the log");
+    stack.cleanup().await;
 }
