@@ -62,7 +62,20 @@ impl Blobs {
                     }
                 }
             }
+            // Bounded timeouts and retries: an object store that hangs must turn into a quick
+            // 503, never a request that waits minutes (object_store retries for 3 minutes by
+            // default).
+            let retry = object_store::RetryConfig {
+                max_retries: 2,
+                retry_timeout: std::time::Duration::from_secs(10),
+                ..object_store::RetryConfig::default()
+            };
+            let client = object_store::ClientOptions::new()
+                .with_connect_timeout(std::time::Duration::from_secs(3))
+                .with_timeout(std::time::Duration::from_secs(10));
             let mut builder = AmazonS3Builder::from_env()
+                .with_retry(retry)
+                .with_client_options(client)
                 .with_bucket_name(bucket)
                 .with_region(region.unwrap_or_else(|| "us-east-1".to_string()));
             if let Some(endpoint) = endpoint {

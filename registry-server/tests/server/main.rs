@@ -7,6 +7,7 @@ mod crash;
 mod fixture_tree;
 mod http;
 mod operations;
+mod outage;
 mod publish;
 mod storage;
 mod support;

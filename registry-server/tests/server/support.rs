@@ -53,7 +53,7 @@ fn sqlite_fs() -> TestStack {
     TestStack { kind: StackKind::SqliteFs, config: Config::embedded(dir.path()), _dir: dir, pg: None }
 }
 
-async fn postgres_s3(admin_url: &str, s3_endpoint: &str) -> TestStack {
+pub(crate) async fn postgres_s3(admin_url: &str, s3_endpoint: &str) -> TestStack {
     let db_name = unique("openwop_test_");
     let mut admin = sqlx::PgConnection::connect(admin_url)
         .await
