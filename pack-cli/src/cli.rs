@@ -52,6 +52,8 @@ pub enum Command {
     Lock(LockArgs),
     /// Resolve (or use the lockfile), download, verify and install packs into a host directory.
     Install(InstallArgs),
+    /// Verify everything a lockfile locks and write it as an air-gap bundle (a static mirror).
+    Bundle(BundleArgs),
     /// Registry operator commands: root key, keychain, trust bundles.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -437,6 +439,28 @@ pub struct LockArgs {
     pub registry: RegistryFlag,
 }
 
+/// `pack bundle`.
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// The lockfile whose packs to bundle.
+    #[arg(long, default_value = "pack-lock.json")]
+    pub lockfile: PathBuf,
+    /// The bundle to write (`.tar`; `.tar.gz` or `.tgz` for gzip).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Take every version from the download cache; never touch the network.
+    #[arg(long, visible_alias = "from-cache")]
+    pub offline: bool,
+    /// The download cache (default: $PACK_CACHE_DIR or $XDG_CACHE_HOME/openwop/packs).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Parallel downloads.
+    #[arg(long, default_value_t = 8)]
+    pub jobs: usize,
+    #[command(flatten)]
+    pub registry: RegistryFlag,
+}
+
 /// `pack install`.
 #[derive(Debug, Args)]
 pub struct InstallArgs {
@@ -463,6 +487,10 @@ pub struct InstallArgs {
     /// Check peerDependencies against capabilities in this JSON file.
     #[arg(long, value_name = "FILE", conflicts_with = "host_url")]
     pub host_capabilities: Option<PathBuf>,
+    /// Refuse a mirror whose signed status shows an upstream not synced within this long
+    /// (e.g. 90s, 15m, 2h, 7d).
+    #[arg(long, value_name = "DURATION")]
+    pub max_staleness: Option<String>,
     #[command(flatten)]
     pub resolve: ResolveFlags,
     #[command(flatten)]

@@ -2,6 +2,7 @@
 //! [`commands`], the work in [`ops`], and everything printed goes through [`output::Shell`]. The binary in `main.rs`
 //! only wires these together; tests and benchmarks use the modules directly.
 
+pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod config;

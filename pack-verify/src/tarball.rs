@@ -131,6 +131,32 @@ struct DecompressedSide<R> {
     inner: R,
     limit: u64,
     state: Rc<RefCell<StreamState>>,
+    /// Whether `inner` is a gzip decoder (so its failures are gzip failures).
+    gzip: bool,
+}
+
+/// The decoding layer under the tar parser: gzip, or the plain bytes of an uncompressed tar.
+enum Layer<R: BufRead> {
+    Gzip(flate2::bufread::GzDecoder<R>),
+    Plain(R),
+}
+
+impl<R: BufRead> Read for Layer<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Layer::Gzip(g) => g.read(buf),
+            Layer::Plain(p) => p.read(buf),
+        }
+    }
+}
+
+impl<R: BufRead> Layer<R> {
+    fn into_inner(self) -> R {
+        match self {
+            Layer::Gzip(g) => g.into_inner(),
+            Layer::Plain(p) => p,
+        }
+    }
 }
 
 impl<R: Read> Read for DecompressedSide<R> {
@@ -139,7 +165,7 @@ impl<R: Read> Read for DecompressedSide<R> {
             Ok(n) => n,
             Err(e) => {
                 let mut st = self.state.borrow_mut();
-                if !st.compressed_exceeded {
+                if self.gzip && !st.compressed_exceeded {
                     st.gzip_error = Some(e.to_string());
                 }
                 return Err(e);
@@ -172,11 +198,30 @@ impl StreamState {
 
 /// Reads a pack from any byte stream holding a `.tgz`, without seeking.
 pub fn read_pack_from<R: Read>(reader: R, limits: &TarLimits) -> Result<PackArchive, VerifyError> {
+    let files = read_entries(reader, true, limits)?;
+    let manifest = files.iter().position(|f| f.path == PACK_JSON).ok_or(VerifyError::ManifestMissing)?;
+    Ok(PackArchive { files, manifest })
+}
+
+/// Reads any archive of plain files (an air-gap bundle, say) with the same rules as a pack: the
+/// limits in `limits` (`max_compressed` bounds the bytes read, compressed or not), no links,
+/// devices, FIFOs, PAX or GNU long-name headers, absolute or `..` paths, duplicates, case
+/// collisions, non-UTF-8 names or trailing data. Gzip is detected by its magic bytes; anything
+/// else is read as an uncompressed tar. Unlike [`read_pack`], no `pack.json` is required.
+pub fn read_archive(bytes: &[u8], limits: &TarLimits) -> Result<Vec<PackFile>, VerifyError> {
+    if bytes.len() as u64 > limits.max_compressed {
+        return Err(VerifyError::CompressedTooLarge { size: bytes.len() as u64, limit: limits.max_compressed });
+    }
+    read_entries(bytes, bytes.starts_with(&[0x1f, 0x8b]), limits)
+}
+
+/// The one entry loop behind [`read_pack_from`] and [`read_archive`].
+fn read_entries<R: Read>(reader: R, gzip: bool, limits: &TarLimits) -> Result<Vec<PackFile>, VerifyError> {
     let state = Rc::new(RefCell::new(StreamState::default()));
     let compressed =
         BufReader::new(CompressedSide { inner: reader, limit: limits.max_compressed, state: state.clone() });
-    let gz = flate2::bufread::GzDecoder::new(compressed);
-    let decompressed = DecompressedSide { inner: gz, limit: limits.max_uncompressed, state: state.clone() };
+    let layer = if gzip { Layer::Gzip(flate2::bufread::GzDecoder::new(compressed)) } else { Layer::Plain(compressed) };
+    let decompressed = DecompressedSide { inner: layer, limit: limits.max_uncompressed, state: state.clone(), gzip };
     let mut archive = tar::Archive::new(decompressed);
 
     let fail = |e: &io::Error| state.borrow().classify(limits, e);
@@ -264,9 +309,7 @@ pub fn read_pack_from<R: Read>(reader: R, limits: &TarLimits) -> Result<PackArch
     if !leftover.is_empty() {
         return Err(VerifyError::TrailingData);
     }
-
-    let manifest = files.iter().position(|f| f.path == PACK_JSON).ok_or(VerifyError::ManifestMissing)?;
-    Ok(PackArchive { files, manifest })
+    Ok(files)
 }
 
 /// Validates an entry name and returns its normalised form (leading `./` removed).
@@ -368,6 +411,49 @@ mod tests {
         assert_eq!(normalise_name("a//b").err().map(|e| e.code()), Some("tarball_bad_name"));
         assert_eq!(normalise_name("a\\b").err().map(|e| e.code()), Some("tarball_bad_name"));
         assert_eq!(normalise_name("C:").err().map(|e| e.code()), Some("tarball_bad_name"));
+    }
+
+    fn plain_tar(entries: &[(&str, EntryType, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, kind, data) in entries {
+            let mut header = tar::Header::new_ustar();
+            let field = &mut header.as_old_mut().name;
+            field[..name.len()].copy_from_slice(name.as_bytes());
+            header.set_mode(0o644);
+            header.set_size(data.len() as u64);
+            header.set_entry_type(*kind);
+            header.set_cksum();
+            builder.append(&header, *data).expect("appends");
+        }
+        builder.into_inner().expect("finishes")
+    }
+
+    #[test]
+    fn archives_read_plain_and_gzip_with_the_pack_rules() {
+        let plain = plain_tar(&[("a/b.json", EntryType::Regular, b"{}"), ("c", EntryType::Regular, b"x")]);
+        let files = read_archive(&plain, &TarLimits::default()).expect("reads a plain tar");
+        assert_eq!(files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["a/b.json", "c"]);
+        let gz = write_pack(&[file("x/y", b"1")]).expect("writes");
+        assert_eq!(read_archive(&gz, &TarLimits::default()).expect("reads gzip")[0].path, "x/y");
+        let code = |entries: &[(&str, EntryType, &[u8])]| {
+            read_archive(&plain_tar(entries), &TarLimits::default()).err().map(|e| e.code())
+        };
+        assert_eq!(code(&[("l", EntryType::Symlink, b"")]), Some("tarball_symlink"));
+        assert_eq!(code(&[("../x", EntryType::Regular, b"")]), Some("tarball_path_traversal"));
+        assert_eq!(code(&[("/x", EntryType::Regular, b"")]), Some("tarball_absolute_path"));
+        assert_eq!(code(&[("d", EntryType::Char, b"")]), Some("tarball_device"));
+        assert_eq!(
+            code(&[("x", EntryType::Regular, b""), ("x", EntryType::Regular, b"")]),
+            Some("tarball_duplicate_entry")
+        );
+        let small = TarLimits { max_entries: 1, ..TarLimits::default() };
+        let two = plain_tar(&[("a", EntryType::Regular, b""), ("b", EntryType::Regular, b"")]);
+        assert_eq!(read_archive(&two, &small).err().map(|e| e.code()), Some("tarball_too_many_entries"));
+        let mut trailing = plain.clone();
+        trailing.extend_from_slice(b"smuggled");
+        assert!(read_archive(&trailing, &TarLimits::default()).is_err());
+        let tiny = TarLimits { max_compressed: 10, ..TarLimits::default() };
+        assert!(read_archive(&plain, &tiny).is_err());
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub struct Principal {
     pub scopes: Vec<Scope>,
     /// Namespace globs the token may act on (dot-boundary globs, decisions §10).
     pub namespaces: Vec<String>,
+    /// The tenant the token acts for: reads go through its view, and pack actions are confined
+    /// to `private.<tenant>.*` whatever the namespace globs say.
+    pub tenant: Option<String>,
 }
 
 impl Principal {
@@ -95,6 +98,13 @@ impl Principal {
                 "this token lacks the `{}` scope; create one with --scope {}",
                 scope.as_str(),
                 scope.as_str()
+            )));
+        }
+        if let (Some(tenant), Some(name)) = (&self.tenant, name)
+            && crate::tenant::owner(name) != Some(tenant.as_str())
+        {
+            return Err(AuthError::Forbidden(format!(
+                "this token acts for tenant `{tenant}` and may act only on private.{tenant}.*, not on `{name}`"
             )));
         }
         if let Some(name) = name
@@ -137,6 +147,23 @@ pub struct NewToken<'a> {
 
 /// Creates and stores a token; returns the secret, which is shown once and never stored.
 pub async fn create_token(db: &Db, new: &NewToken<'_>, now: &str) -> Result<(String, TokenRow), RegistryError> {
+    create_tenant_token(db, new, None, now).await
+}
+
+/// [`create_token`] for a token acting for `tenant` (which must exist, see [`crate::tenant`]).
+pub async fn create_tenant_token(
+    db: &Db,
+    new: &NewToken<'_>,
+    tenant: Option<&str>,
+    now: &str,
+) -> Result<(String, TokenRow), RegistryError> {
+    if let Some(tenant) = tenant
+        && db.tenant(tenant).await?.is_none()
+    {
+        return Err(RegistryError::Config {
+            what: format!("no tenant named `{tenant}`; create it with `registry-server tenant create {tenant}`"),
+        });
+    }
     let token_id = random_id()[..16].to_string();
     let mut secret_bytes = [0u8; 32];
     getrandom::fill(&mut secret_bytes)
@@ -153,13 +180,15 @@ pub async fn create_token(db: &Db, new: &NewToken<'_>, now: &str) -> Result<(Str
         created_at: now.to_string(),
         expires_at: new.expires_at.clone(),
         revoked_at: None,
+        tenant: tenant.map(str::to_string),
     };
     let audit = AuditEvent::new(
         now,
         "operator",
         "token-create",
         &token_id,
-        serde_json::json!({"principal": new.principal, "namespaces": new.namespaces, "scopes": scopes}),
+        serde_json::json!({"principal": new.principal, "namespaces": new.namespaces, "scopes": scopes,
+                           "tenant": tenant}),
     );
     db.insert_token(&row, &audit).await?;
     Ok((secret, row))
@@ -204,6 +233,7 @@ pub async fn authenticate(
         token_id: row.token_id,
         scopes: scope_names.iter().filter_map(|s| Scope::parse(s)).collect(),
         namespaces,
+        tenant: row.tenant,
     }))
 }
 
@@ -218,6 +248,7 @@ mod tests {
             token_id: "t".into(),
             scopes: vec![Scope::Publish],
             namespaces: vec!["vendor.acme.*".into()],
+            tenant: None,
         };
         assert!(p.require(Scope::Publish, Some("vendor.acme.tools")).is_ok());
         assert_eq!(p.require(Scope::Publish, Some("vendor.acmex.tools")).map_err(|e| e.code()), Err("forbidden"));
@@ -227,5 +258,10 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"ab"));
         assert_eq!(Scope::parse("yank-revert"), Some(Scope::YankRevert));
         assert_eq!(Scope::parse("everything"), None);
+        let tenant =
+            Principal { tenant: Some("a".into()), namespaces: vec!["private.*".into(), "vendor.acme.*".into()], ..p };
+        assert!(tenant.require(Scope::Publish, Some("private.a.tools")).is_ok());
+        assert_eq!(tenant.require(Scope::Publish, Some("private.b.tools")).map_err(|e| e.code()), Err("forbidden"));
+        assert_eq!(tenant.require(Scope::Publish, Some("vendor.acme.tools")).map_err(|e| e.code()), Err("forbidden"));
     }
 }

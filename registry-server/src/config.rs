@@ -79,6 +79,8 @@ pub struct FileConfig {
     pub writes_per_minute: Option<u32>,
     /// See `--request-timeout-secs`.
     pub request_timeout_secs: Option<u64>,
+    /// Mirror mode: `[mirror]` and `[[mirror.upstreams]]` (see [`crate::mirror::config`]).
+    pub mirror: Option<crate::mirror::MirrorSection>,
 }
 
 impl FileConfig {

@@ -133,6 +133,9 @@ pub async fn export_tree(
 }
 
 async fn write_all(registry: &Registry, w: &mut Writer) -> Result<ExportSummary, RegistryError> {
+    // An export is a public static tree: never any tenant's private packs (crate::tenant).
+    let public = registry.viewed(crate::tenant::View::Public);
+    let registry = &public;
     let mut summary = ExportSummary::default();
     let discovery = registry.discovery().await?;
     w.write(".well-known/openwop-registry.json", discovery.as_bytes())?;
@@ -144,7 +147,7 @@ async fn write_all(registry: &Registry, w: &mut Writer) -> Result<ExportSummary,
     }
     w.write("index.html", catalog::home_page(registry, None).await?.as_bytes())?;
 
-    let mut rows = registry.storage().db.all_versions().await?;
+    let mut rows = registry.visible_versions().await?;
     rows.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
     let mut names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
     names.dedup();

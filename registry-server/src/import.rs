@@ -3,7 +3,8 @@
 //!
 //! The whole tree is verified with `pack-verify` against a trust bundle first; if any version
 //! fails, nothing is written. Then each version's blobs are stored before one transaction makes
-//! the version visible, so an interrupted import leaves only whole versions (and orphan blobs,
+//! the version visible (registry statements included; a root-signed keychain the tree verified
+//! with is stored too), so an interrupted import leaves only whole versions (and orphan blobs,
 //! which are harmless and content addressed). Re-importing the same tree is a no-op.
 
 use std::path::{Path, PathBuf};
@@ -80,7 +81,7 @@ pub async fn import_tree(
     let index_path = tree.join("v1/index.json");
     let index = json_doc(&index_path, &read(&index_path)?)?;
     if !options.skip_verification {
-        verify_tree(tree.to_path_buf(), options.bundle).await?;
+        verify_tree(tree.to_path_buf(), options.bundle.clone()).await?;
     }
     let stamp = now();
     let mut summary = ImportSummary::default();
@@ -100,6 +101,17 @@ pub async fn import_tree(
                 .map_err(|source| RegistryError::Verify { context: path.display().to_string(), source })?;
             storage.db.put_key(key_id, &pem).await?;
             summary.keys += 1;
+        }
+    }
+
+    // A root-signed keychain, verified above against the bundle's root, is served as the mirror's
+    // `/keys/keychain.json` (registry statements are checked against it). A stored one is kept.
+    let keychain_path = tree.join("keys/keychain.json");
+    if !options.skip_verification && options.bundle.has_root() {
+        if let Some(bytes) = read_optional(&keychain_path)? {
+            if storage.db.document(crate::trust::DOC_KEYCHAIN).await?.is_none() {
+                storage.db.put_document(crate::trust::DOC_KEYCHAIN, &text(&keychain_path, bytes)?, &stamp).await?;
+            }
         }
     }
 
@@ -228,6 +240,7 @@ async fn import_version(
     let tarball = read(&base.join(format!("{version}.tgz")))?;
     let signature = read(&base.join(format!("{version}.sig")))?;
     let sbom = read_optional(&base.join(format!("{version}.sbom.json")))?;
+    let statement = read_optional(&base.join(format!("{version}.statement.json")))?;
 
     let integrity = manifest.get("integrity").and_then(Value::as_str).unwrap_or_default().to_string();
     // Integrity is checked even when signature verification was skipped.
@@ -245,6 +258,10 @@ async fn import_version(
     let tarball_blob = storage.blobs.put(Bytes::from(tarball)).await?;
     let signature_blob = storage.blobs.put(Bytes::from(signature)).await?;
     let sbom_blob = match sbom {
+        Some(bytes) => Some(storage.blobs.put(Bytes::from(bytes)).await?),
+        None => None,
+    };
+    let statement_blob = match statement {
         Some(bytes) => Some(storage.blobs.put(Bytes::from(bytes)).await?),
         None => None,
     };
@@ -269,6 +286,6 @@ async fn import_version(
         tarball_size,
         signature_blob,
         sbom_blob,
-        statement_blob: None,
+        statement_blob,
     })
 }

@@ -19,10 +19,13 @@ pub mod error;
 pub mod export;
 pub mod gc;
 pub mod import;
+pub mod import_bundle;
 pub mod lifecycle;
+pub mod mirror;
 pub mod publish;
 pub mod registry;
 pub mod storage;
+pub mod tenant;
 pub mod trust;
 
 pub use config::Config;

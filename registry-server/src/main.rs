@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pack_verify::trust::bundle::TrustBundle;
 use registry_server::api::limits::Limits;
-use registry_server::auth::{NewToken, Scope, create_token};
+use registry_server::auth::{NewToken, Scope, create_tenant_token};
 use registry_server::config::FileConfig;
 use registry_server::import::{ImportOptions, import_tree};
 use registry_server::storage::Storage;
@@ -87,6 +87,11 @@ enum Command {
         #[arg(long, env = "OPENWOP_REQUEST_TIMEOUT_SECS")]
         request_timeout_secs: Option<u64>,
     },
+    /// Manage tenants: each has its own tokens, view and `private.<tenant>.*` namespace.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
     /// Manage API tokens (the secret is printed once; only its hash is stored).
     Token {
         #[command(subcommand)]
@@ -117,6 +122,23 @@ enum Command {
         #[arg(long)]
         skip_verification: bool,
     },
+    /// Import an air-gap bundle written by `pack bundle`: every check first, then the mirror.
+    ImportBundle {
+        /// The bundle (`.tar` or `.tar.gz`).
+        bundle: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// The trust bundle you pinned for the source registry; the bundle's must match it.
+        #[arg(long, conflicts_with = "accept_bundled_trust")]
+        trust: Option<PathBuf>,
+        /// Trust whatever trust bundle the bundle ships (only when it reached you over a channel
+        /// you trust as much as the registry's operator).
+        #[arg(long)]
+        accept_bundled_trust: bool,
+        /// The source registry to mirror, when the bundle holds several.
+        #[arg(long, value_name = "URL")]
+        registry: Option<String>,
+    },
     /// Export the registry as a static tree any plain file server can serve (see README).
     Export {
         /// Directory to create (must be absent or empty unless --force).
@@ -126,6 +148,30 @@ enum Command {
         /// Replace a non-empty target directory.
         #[arg(long)]
         force: bool,
+    },
+    /// Mirror mode: sync packs from the upstreams of the `[mirror]` config section.
+    Mirror {
+        #[command(subcommand)]
+        command: MirrorCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MirrorCommand {
+    /// Run one sync: every upstream (or --upstream), every admitted pack (or --pattern, or the
+    /// packs a pack-lock.json pins).
+    Sync {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Only this upstream (its `name` in the config).
+        #[arg(long)]
+        upstream: Option<String>,
+        /// Only versions these patterns admit (`core.openwop.*`, `name`, `name@^1.2`; repeatable).
+        #[arg(long = "pattern")]
+        patterns: Vec<String>,
+        /// Exactly the packs this lockfile pins.
+        #[arg(long)]
+        lockfile: Option<PathBuf>,
     },
 }
 
@@ -186,6 +232,10 @@ enum TokenCommand {
         /// Expire the token after this many days.
         #[arg(long)]
         expires_in_days: Option<u32>,
+        /// The tenant the token acts for: reads see that tenant's view, and pack actions are
+        /// confined to `private.<tenant>.*` (the tenant must exist: `tenant create`).
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// Revoke a token by its id (the part after `owp_`, before the next `_`).
     Revoke {
@@ -194,6 +244,58 @@ enum TokenCommand {
         /// Token id.
         token_id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Tenant name: one lowercase name segment; its namespace is `private.<name>.*`.
+        name: String,
+        /// Public packs the tenant sees, `GLOB[@RANGE]` (repeatable; none: all).
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+        /// Packs or versions hidden from the tenant, `GLOB[@RANGE]` (repeatable; wins over --allow).
+        #[arg(long = "deny")]
+        deny: Vec<String>,
+        /// Hide public versions published less than this many hours ago (a cooldown).
+        #[arg(long, default_value_t = 0)]
+        min_publish_age_hours: u64,
+        /// Hide every version a security advisory matches.
+        #[arg(long)]
+        block_advisories: bool,
+    },
+}
+
+async fn tenant(command: TenantCommand, file: &FileConfig) -> Result<(), RegistryError> {
+    let stamp = pack_verify::trust::format_time(time::OffsetDateTime::now_utc());
+    match command {
+        TenantCommand::Create { storage, name, allow, deny, min_publish_age_hours, block_advisories } => {
+            if !registry_server::tenant::valid_tenant_name(&name) {
+                return Err(RegistryError::Config {
+                    what: format!("tenant name `{name}` must be one lowercase name segment, e.g. `acme`"),
+                });
+            }
+            let config = registry_server::tenant::TenantConfig {
+                allow,
+                deny,
+                min_publish_age_secs: min_publish_age_hours.saturating_mul(3600),
+                block_advisories,
+            };
+            config.filter()?;
+            let store = Storage::open(&storage.storage_config(file)).await?;
+            let details = serde_json::to_value(&config).unwrap_or(serde_json::Value::Null);
+            let audit = AuditEvent::new(&stamp, "operator", "tenant-create", &name, details);
+            if store.db.insert_tenant(&name, &config, &audit).await? {
+                println!("created tenant {name} (namespace private.{name}.*)");
+                Ok(())
+            } else {
+                Err(RegistryError::Config { what: format!("tenant `{name}` already exists") })
+            }
+        }
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -224,7 +326,12 @@ fn hint(err: &RegistryError) -> &'static str {
     }
 }
 
-async fn serve(config: Config, trust: Option<RegistryTrust>, limits: Limits) -> Result<(), RegistryError> {
+async fn serve(
+    config: Config,
+    trust: Option<RegistryTrust>,
+    limits: Limits,
+    mirror: Option<std::sync::Arc<registry_server::mirror::Mirror>>,
+) -> Result<(), RegistryError> {
     let storage = Storage::open(&config).await?;
     let publishing = trust.is_some();
     tracing::info!(
@@ -235,8 +342,16 @@ async fn serve(config: Config, trust: Option<RegistryTrust>, limits: Limits) -> 
         "registry-server starting"
     );
     let registry = match trust {
-        Some(trust) => Registry::new(storage).with_trust(trust),
-        None => Registry::new(storage),
+        Some(trust) => Registry::new(storage.clone()).with_trust(trust),
+        None => Registry::new(storage.clone()),
+    };
+    let (registry, _periodic) = match mirror {
+        Some(mirror) => {
+            tracing::info!(upstreams = mirror.upstreams().len(), "mirror mode");
+            let tasks = mirror.spawn_periodic(storage);
+            (registry.with_mirror(mirror), tasks)
+        }
+        None => (registry, Vec::new()),
     };
     let app = registry_server::api::router_with(registry, limits);
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -296,9 +411,17 @@ async fn run(cli: Cli) -> Result<(), RegistryError> {
                     .or(file.request_timeout_secs)
                     .map_or(defaults.request_timeout, std::time::Duration::from_secs),
             };
-            serve(storage.config(&file, listen), write.load(&file)?, limits).await
+            let mirror = match &file.mirror {
+                Some(section) => Some(std::sync::Arc::new(registry_server::mirror::Mirror::new(section.load()?)?)),
+                None => None,
+            };
+            serve(storage.config(&file, listen), write.load(&file)?, limits, mirror).await
+        }
+        Command::Mirror { command: MirrorCommand::Sync { storage, upstream, patterns, lockfile } } => {
+            mirror_sync(&file, &storage, upstream.as_deref(), &patterns, lockfile.as_deref()).await
         }
         Command::Token { command } => token(command, &file).await,
+        Command::Tenant { command } => tenant(command, &file).await,
         Command::Gc { storage, grace_minutes, dry_run } => {
             let store = Storage::open(&storage.storage_config(&file)).await?;
             let grace = std::time::Duration::from_secs(grace_minutes.saturating_mul(60));
@@ -342,6 +465,50 @@ async fn run(cli: Cli) -> Result<(), RegistryError> {
             );
             Ok(())
         }
+        Command::ImportBundle { bundle, storage, trust, accept_bundled_trust, registry } => {
+            use registry_server::import_bundle::{BundleImportOptions, BundleLimits, TrustPin, import_bundle};
+            let pin = match (trust, accept_bundled_trust) {
+                (Some(path), _) => {
+                    let bytes = std::fs::read(&path)
+                        .map_err(|source| RegistryError::Io { path: path.display().to_string(), source })?;
+                    TrustPin::Pinned(
+                        TrustBundle::parse(&bytes)
+                            .map_err(|source| RegistryError::Verify { context: path.display().to_string(), source })?,
+                    )
+                }
+                (None, true) => {
+                    tracing::warn!(
+                        "--accept-bundled-trust: {} is verified against the trust bundle it SHIPS, not one you pinned",
+                        bundle.display()
+                    );
+                    eprintln!(
+                        "warning: --accept-bundled-trust: trusting the keys {} ships for itself",
+                        bundle.display()
+                    );
+                    TrustPin::AcceptBundled
+                }
+                (None, false) => {
+                    return Err(RegistryError::Config {
+                        what:
+                            "import-bundle needs the source registry's trust bundle: pass --trust FILE (the bundle's \
+                               own must match it), or --accept-bundled-trust to trust what the bundle ships"
+                                .into(),
+                    });
+                }
+            };
+            let store = Storage::open(&storage.storage_config(&file)).await?;
+            let options = BundleImportOptions { pin, registry, limits: BundleLimits::default() };
+            let summary = import_bundle(&store, &bundle, options).await?;
+            println!(
+                "imported {} versions ({} already present, {} keys) of {} from {}",
+                summary.import.imported,
+                summary.import.unchanged,
+                summary.import.keys,
+                summary.registry,
+                bundle.display()
+            );
+            Ok(())
+        }
         Command::Export { dir, storage, force } => {
             let config = storage.storage_config(&file);
             let registry = Registry::new(Storage::open(&config).await?);
@@ -360,17 +527,65 @@ async fn run(cli: Cli) -> Result<(), RegistryError> {
     }
 }
 
+async fn mirror_sync(
+    file: &FileConfig,
+    storage: &StorageArgs,
+    upstream: Option<&str>,
+    patterns: &[String],
+    lockfile: Option<&std::path::Path>,
+) -> Result<(), RegistryError> {
+    use registry_server::mirror::{Mirror, Pattern, SyncScope};
+    let Some(section) = &file.mirror else {
+        return Err(RegistryError::Config { what: "no [mirror] section in the --config file".into() });
+    };
+    let mirror = Mirror::new(section.load()?)?;
+    let mut scope =
+        SyncScope { patterns: patterns.iter().map(|p| Pattern::parse(p)).collect::<Result<_, _>>()?, lock: Vec::new() };
+    if let Some(path) = lockfile {
+        let bytes =
+            std::fs::read(path).map_err(|source| RegistryError::Io { path: path.display().to_string(), source })?;
+        scope.lock = registry_server::mirror::lock_entries(&bytes)
+            .map_err(|reason| RegistryError::InvalidDocument { path: path.display().to_string(), reason })?;
+    }
+    let store = Storage::open(&storage.storage_config(file)).await?;
+    let reports = mirror.sync(&store, upstream, &scope).await?;
+    let mut failed = false;
+    for r in &reports {
+        println!(
+            "{}: {} stored, {} unchanged, {} refused{}",
+            r.upstream,
+            r.stored.len(),
+            r.unchanged,
+            r.refused.len(),
+            r.error.as_deref().map(|e| format!("; stopped: {e}")).unwrap_or_default()
+        );
+        for refusal in &r.refused {
+            println!("  refused {}: {} ({})", refusal.subject, refusal.message, refusal.code);
+        }
+        failed |= !r.ok();
+    }
+    if failed {
+        return Err(RegistryError::refused(502, "mirror_sync_incomplete", "some upstream did not sync completely"));
+    }
+    Ok(())
+}
+
 async fn token(command: TokenCommand, file: &FileConfig) -> Result<(), RegistryError> {
     let now = time::OffsetDateTime::now_utc();
     let stamp = pack_verify::trust::format_time(now);
     match command {
-        TokenCommand::Create { storage, principal, namespaces, scope, expires_in_days } => {
+        TokenCommand::Create { storage, principal, namespaces, scope, expires_in_days, tenant } => {
             let mut scopes = Vec::new();
             for s in &scope {
                 scopes.push(Scope::parse(s).ok_or_else(|| RegistryError::Config {
                     what: format!("unknown scope `{s}` (known: publish, yank, yank-revert, admin)"),
                 })?);
             }
+            // A tenant token acts on its own namespace unless told otherwise (and never beyond it).
+            let namespaces = match &tenant {
+                Some(t) if namespaces.is_empty() => vec![format!("private.{t}.*")],
+                _ => namespaces,
+            };
             if namespaces.is_empty() && scopes.iter().any(|s| *s != Scope::Admin) {
                 return Err(RegistryError::Config {
                     what: "pack scopes need at least one --namespace, e.g. --namespace 'vendor.acme.*'".into(),
@@ -388,7 +603,7 @@ async fn token(command: TokenCommand, file: &FileConfig) -> Result<(), RegistryE
                 expires_in_days.map(|d| pack_verify::trust::format_time(now + time::Duration::days(i64::from(d))));
             let store = Storage::open(&storage.storage_config(file)).await?;
             let new = NewToken { principal: &principal, namespaces: &namespaces, scopes: &scopes, expires_at };
-            let (secret, row) = create_token(&store.db, &new, &stamp).await?;
+            let (secret, row) = create_tenant_token(&store.db, &new, tenant.as_deref(), &stamp).await?;
             eprintln!("created token {} for {principal} (shown once; store it now)", row.token_id);
             println!("{secret}");
             Ok(())

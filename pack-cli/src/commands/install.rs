@@ -247,6 +247,12 @@ pub fn exec_install(args: &InstallArgs, shell: &Shell) -> CliResult<Outcome> {
 
     // Fetch everything (cache first), then verify everything, before touching the host dir.
     let cache = Cache::new(args.cache_dir.clone().unwrap_or_else(default_cache_dir));
+    if let Some(max) = &args.max_staleness {
+        let max = crate::install::pipeline::parse_duration(max)?;
+        for registry in &registries {
+            crate::install::pipeline::check_staleness(registry, &cache, max)?;
+        }
+    }
     let bar = (!args.registry.json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(lockfile.packs.len() as u64);
         bar.set_style(

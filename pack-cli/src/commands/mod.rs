@@ -3,6 +3,7 @@
 
 pub mod advisory;
 pub mod build;
+pub mod bundle;
 pub mod completions;
 pub mod deprecate;
 pub mod info;
@@ -34,6 +35,7 @@ pub fn exec(command: Command, shell: &Shell) -> CliResult<Outcome> {
         Command::Keys(KeysCommand::BundleUpdate(args)) => keys::bundle_update(&args, shell),
         Command::Lock(args) => install::exec_lock(&args, shell),
         Command::Install(args) => install::exec_install(&args, shell),
+        Command::Bundle(args) => bundle::exec(&args, shell),
         Command::Publish(args) => publish::exec(&args, shell),
         Command::Yank(args) => yank::yank(&args, shell),
         Command::Unyank(args) => yank::unyank(&args, shell),

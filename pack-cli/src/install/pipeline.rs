@@ -299,3 +299,82 @@ pub fn check_peers(items: &[InstallItem], host: &HostCapabilities) -> (Vec<Strin
     }
     (missing, degraded)
 }
+
+/// Parses `90s`, `15m`, `2h`, `7d` or plain seconds.
+pub fn parse_duration(text: &str) -> CliResult<std::time::Duration> {
+    let bad = || {
+        CliError::usage(
+            "invalid_duration",
+            format!("`{text}` is not a duration"),
+            "use seconds or a number with s, m, h or d, e.g. --max-staleness 2h",
+        )
+    };
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&text[..i], &text[i..]),
+        None => (text, "s"),
+    };
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(bad()),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+/// Refuses a registry that is a mirror staler than `max` (decisions §14): its signed status
+/// (`/v1/-/mirror/status.json`) must verify with a registry key of its own trust root and every
+/// upstream must have synced within `max`. A registry that publishes no status is refused too,
+/// since its freshness cannot be known.
+pub fn check_staleness(registry: &Registry, cache: &Cache, max: std::time::Duration) -> CliResult<()> {
+    use pack_verify::trust::mirror_status::{MirrorStatus, STATUS_PATH};
+    let Some(client) = &registry.client else { return Ok(()) };
+    let bytes = client.fetch_raw(STATUS_PATH).map_err(|e| CliError::from_registry(&e))?.ok_or_else(|| {
+        CliError::verification(
+            "mirror_status_missing",
+            format!("{} publishes no mirror status, so its staleness is unknown", registry.url),
+            "drop --max-staleness for registries that are not mirrors",
+        )
+    })?;
+    let root = trust_root(registry, cache)?;
+    let envelope = pack_verify::trust::envelope::Envelope::parse(&bytes, "mirror status")
+        .map_err(|e| CliError::verification("mirror_status_invalid", e, "the mirror's status is malformed"))?;
+    let signer = envelope.signatures.first().map(|s| s.key_id.clone()).unwrap_or_default();
+    let key = root
+        .keys()
+        .find(|k| k.key_id == signer && k.roles.contains(&pack_verify::trust::KeyRole::Registry))
+        .ok_or_else(|| {
+            CliError::verification(
+                "mirror_status_invalid",
+                format!("the mirror status of {} is signed by `{signer}`, not a registry key it trusts", registry.url),
+                "check the registry's trust bundle",
+            )
+        })?;
+    let status = MirrorStatus::verify(&bytes, &signer, &key.key)
+        .map_err(|e| CliError::verification(e.code(), e.to_string(), "check the registry's trust bundle"))?;
+    status.check_max_staleness(None, max, time::OffsetDateTime::now_utc()).map_err(|e| {
+        CliError::verification(
+            e.code(),
+            format!("{}: {e}", registry.url),
+            "wait for the mirror to sync, or raise --max-staleness",
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").map(|d| d.as_secs()).ok(), Some(90));
+        assert_eq!(parse_duration("15m").map(|d| d.as_secs()).ok(), Some(900));
+        assert_eq!(parse_duration("2h").map(|d| d.as_secs()).ok(), Some(7200));
+        assert_eq!(parse_duration("7d").map(|d| d.as_secs()).ok(), Some(604_800));
+        for bad in ["", "h", "2w", "-1s", "1.5h"] {
+            assert_eq!(parse_duration(bad).map_err(|e| e.code).err(), Some("invalid_duration"), "{bad}");
+        }
+    }
+}

@@ -111,7 +111,9 @@ fn tree_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 /// A running registry-server with our own root, its keychain uploaded, and a consumer config
 /// (`pack.toml`) naming it with its trust bundle and a publish token for `vendor.acme.*`.
 struct OurRegistry {
-    _server: Proc,
+    server: Proc,
+    dir: PathBuf,
+    port: u16,
     base: String,
 }
 
@@ -153,17 +155,7 @@ fn start_our_registry(pack: &Pack, d: &Path) -> OurRegistry {
     let acme = token(&["--principal", "acme", "--namespace", "vendor.acme.*", "--scope", "publish"]);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let _server = Proc(
-        Command::new(&server_bin)
-            .current_dir(d)
-            .args(["serve", "--data-dir", "data", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--trust", "ops/root/trust.json", "--statement-key", "registry-1.key"])
-            .args(["--statement-key-id", "registry-1"])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for(&format!("{base}/readyz"));
+    let server = spawn_our_registry(d, port);
     let client = reqwest::blocking::Client::new();
     let resp = client
         .put(format!("{base}/keys/keychain.json"))
@@ -183,7 +175,31 @@ fn start_our_registry(pack: &Pack, d: &Path) -> OurRegistry {
     )
     .unwrap();
 
-    OurRegistry { _server, base }
+    OurRegistry { server, dir: d.to_path_buf(), port, base }
+}
+
+fn spawn_our_registry(d: &Path, port: u16) -> Proc {
+    let server = Proc(
+        Command::new(binary("registry-server", "registry-server"))
+            .current_dir(d)
+            .args(["serve", "--data-dir", "data", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--trust", "ops/root/trust.json", "--statement-key", "registry-1.key"])
+            .args(["--statement-key-id", "registry-1"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&format!("http://127.0.0.1:{port}/readyz"));
+    server
+}
+
+impl OurRegistry {
+    /// Restarts the server process (its in-memory caches start empty; storage is kept).
+    fn restart(&mut self) {
+        let _ = self.server.0.kill();
+        let _ = self.server.0.wait();
+        self.server = spawn_our_registry(&self.dir, self.port);
+    }
 }
 
 #[test]
@@ -192,7 +208,7 @@ fn publish_depend_lock_install_then_refuse_tampering() {
     let work = tempfile::tempdir().unwrap();
     let d = work.path();
     let pack = Pack { dir: d.to_path_buf(), bin: pack_bin };
-    let _registry = start_our_registry(&pack, d);
+    let mut registry = start_our_registry(&pack, d);
     // Publisher: a base pack, then an app pack that depends on it.
     let publish = |name: &str, dir: &str, version: &str, deps: Value| {
         pack.ok(&["--json", "init", dir, "--name", name, "--version", version]);
@@ -247,6 +263,8 @@ fn publish_depend_lock_install_then_refuse_tampering() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x01;
     std::fs::write(&blob, bytes).unwrap();
+    // The server may hold the bytes in memory; a restart makes it read the tampered storage.
+    registry.restart();
     std::fs::remove_dir_all(d.join("cache")).unwrap();
     pack.fails(&["--json", "install", "--host-dir", "host"], 1, "pack_integrity_mismatch");
     assert_eq!(tree_files(&host.join("packs/")), before, "a refused install must not touch the host dir");

@@ -12,6 +12,7 @@
 pub mod bundle;
 pub mod envelope;
 pub mod keychain;
+pub mod mirror_status;
 pub mod namespace;
 pub mod state;
 pub mod statement;

@@ -17,11 +17,12 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use serde_json::Value;
 
+use super::auth::Viewed;
 use super::error::ApiError;
 use super::response;
 use crate::registry::search::{MAX_PER_PAGE, SearchHit, SearchQuery};
@@ -245,6 +246,7 @@ pub async fn pack_page(registry: &Registry, name: &str) -> Result<Option<String>
         .versions_of(name)
         .await?
         .into_iter()
+        .filter(|row| registry.view().admits(row))
         .filter_map(|row| Some((row.version, serde_json::from_str(&row.manifest).ok()?)))
         .collect();
     Ok(Some(render_pack(&index, &manifests)))
@@ -260,7 +262,7 @@ fn html(headers: &HeaderMap, body: String) -> Response {
 
 /// `GET /` and `GET /index.html`.
 pub async fn home(
-    State(registry): State<Registry>,
+    Viewed(registry): Viewed,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -274,7 +276,7 @@ pub async fn home(
 
 /// `GET /-/catalog/{name}`.
 pub async fn pack(
-    State(registry): State<Registry>,
+    Viewed(registry): Viewed,
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -10,5 +10,12 @@ use crate::Registry;
 
 /// The discovery document.
 pub async fn get(State(registry): State<Registry>, headers: HeaderMap) -> Result<Response, ApiError> {
-    Ok(response::json_document(&headers, registry.discovery().await?))
+    let doc = registry.discovery_doc().await?;
+    Ok(response::artifact(
+        &headers,
+        doc.body.clone(),
+        response::CONTENT_JSON,
+        response::CACHE_METADATA,
+        doc.etag.clone(),
+    ))
 }

@@ -7,6 +7,7 @@
 //! | `/keys/{keyId}.pub` | [`keys`] |
 //! | `/security/advisories.json` | [`security`] |
 //! | `/healthz`, `/readyz` | [`health`] |
+//! | `/v1/-/mirror/status.json` (mirror mode) | [`crate::mirror::status`] |
 //! | `/v1/packs/-/search?q=&page=&perPage=` | [`search`] |
 //! | `/v1/sbom.json` | [`sbom`] |
 //! | `/{name}/{version}/{file}.json` (schema `$id` mirror) | [`schemas`] |
@@ -60,6 +61,7 @@ pub fn router_with(registry: Registry, limits: limits::Limits) -> Router {
         .route("/v1/packs/{name}/-/{file}/deprecate", post(lifecycle::deprecate).delete(lifecycle::undeprecate))
         .route("/security/advisories", post(admin::post_advisory))
         .route("/v1/-/audit", get(admin::audit))
+        .route(crate::mirror::status::STATUS_PATH, get(crate::mirror::status::get))
         .route("/keys/{file}", get(keys::get).put(admin::put_keychain))
         .route("/security/advisories.json", get(security::advisories))
         .route("/healthz", get(health::healthz))

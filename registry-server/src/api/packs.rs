@@ -2,28 +2,46 @@
 //! `/v1/index.json`, `/v1/packs/{name}`, `/v1/packs/{name}/index.json` and
 //! `/v1/packs/{name}/-/{version}.json|.tgz|.sig|.sbom.json|.statement.json`.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
 
+use super::auth::Viewed;
 use super::error::ApiError;
 use super::response;
-use crate::Registry;
 
 /// `GET /v1/index.json`.
-pub async fn registry_index(State(registry): State<Registry>, headers: HeaderMap) -> Result<Response, ApiError> {
-    Ok(response::json_document(&headers, registry.registry_index().await?))
+pub async fn registry_index(Viewed(registry): Viewed, headers: HeaderMap) -> Result<Response, ApiError> {
+    let doc = registry.registry_index_doc().await?;
+    Ok(response::artifact(
+        &headers,
+        doc.body.clone(),
+        response::CONTENT_JSON,
+        response::CACHE_METADATA,
+        doc.etag.clone(),
+    ))
 }
 
 /// `GET /v1/packs/{name}` and `/v1/packs/{name}/index.json` (identical bodies).
 pub async fn pack_index(
-    State(registry): State<Registry>,
+    Viewed(registry): Viewed,
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    match registry.pack_index(&name).await? {
-        Some(body) => Ok(response::json_document(&headers, body)),
+    let mut found = registry.pack_index_doc(&name).await?;
+    // Mirror mode: a miss is pulled through from the upstream (bounded in time).
+    if found.is_none() && registry.view().may_see_name(&name) && crate::mirror::on_miss(&registry, &name, None).await? {
+        found = registry.pack_index_doc(&name).await?;
+    }
+    match found {
+        Some(doc) => Ok(response::artifact(
+            &headers,
+            doc.body.clone(),
+            response::CONTENT_JSON,
+            response::CACHE_METADATA,
+            doc.etag.clone(),
+        )),
         None => Err(ApiError::not_found("not_found", format!("no pack named `{name}` in this registry"))),
     }
 }
@@ -54,7 +72,7 @@ fn parse_file(file: &str) -> Option<VersionFile<'_>> {
 
 /// `GET /v1/packs/{name}/-/{version}.{json,tgz,sig,sbom.json}`.
 pub async fn version_file(
-    State(registry): State<Registry>,
+    Viewed(registry): Viewed,
     Path((name, file)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -68,14 +86,31 @@ pub async fn version_file(
         | VersionFile::Sbom(v)
         | VersionFile::Statement(v) => v,
     };
-    let Some(row) = registry.version(&name, version).await? else {
+    let mut found = registry.version_doc(&name, version).await?;
+    // Mirror mode: a miss is pulled through from the upstream (bounded in time).
+    if found.is_none()
+        && registry.view().may_see_name(&name)
+        && crate::mirror::on_miss(&registry, &name, Some(version)).await?
+    {
+        found = registry.version_doc(&name, version).await?;
+    }
+    let Some(doc) = found else {
         return Err(ApiError::not_found(
             "pack_version_not_found",
             format!("{name}@{version} is not in this registry; see /v1/packs/{name} for its versions"),
         ));
     };
+    let Some(row) = &doc.row else {
+        return Err(ApiError::not_found("pack_version_not_found", format!("{name}@{version} is not in this registry")));
+    };
     Ok(match kind {
-        VersionFile::Manifest(_) => response::json_document(&headers, row.manifest),
+        VersionFile::Manifest(_) => response::artifact(
+            &headers,
+            doc.body.clone(),
+            response::CONTENT_JSON,
+            response::CACHE_METADATA,
+            doc.etag.clone(),
+        ),
         VersionFile::Tarball(_) => {
             let body = registry.blob(&row.tarball_blob).await?;
             // The spec's ETag for a tarball is its integrity value.

@@ -1,17 +1,17 @@
 //! `GET /{name}/{version}/{file}.json`: the schema `$id` mirror (contract §3.7). The rules (which
 //! files, never for yanked versions) are in [`crate::registry::schemas`].
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
+use super::auth::Viewed;
 use super::error::ApiError;
 use super::response;
-use crate::Registry;
 
 /// One mirrored schema, as JSON with the metadata caching rules (a yank removes it).
 pub async fn get(
-    State(registry): State<Registry>,
+    Viewed(registry): Viewed,
     Path((name, version, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

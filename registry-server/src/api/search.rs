@@ -7,14 +7,14 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
+use super::auth::Viewed;
 use super::error::ApiError;
 use super::response;
-use crate::Registry;
 use crate::registry::index::to_json_document;
 use crate::registry::search::{DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SearchQuery};
 
@@ -55,7 +55,7 @@ pub fn parse(params: &HashMap<String, String>) -> Result<SearchQuery, ApiError> 
 
 /// The search endpoint.
 pub async fn search(
-    State(registry): State<Registry>,
+    Viewed(registry): Viewed,
     params: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

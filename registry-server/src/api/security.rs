@@ -10,5 +10,12 @@ use crate::Registry;
 
 /// The advisory feed.
 pub async fn advisories(State(registry): State<Registry>, headers: HeaderMap) -> Result<Response, ApiError> {
-    Ok(response::json_document(&headers, registry.advisories().await?))
+    let doc = registry.advisories_doc().await?;
+    Ok(response::artifact(
+        &headers,
+        doc.body.clone(),
+        response::CONTENT_JSON,
+        response::CACHE_METADATA,
+        doc.etag.clone(),
+    ))
 }

@@ -298,13 +298,18 @@ pub struct DiscoveryOptions {
     pub write_api: bool,
     /// Whether a root-signed keychain is served at `/keys/keychain.json`.
     pub keychain: bool,
+    /// In mirror mode: upstream keys narrowed to the mirrored namespaces (decisions §14). Each
+    /// replaces the entry of `keys` with the same id, or is appended.
+    pub mirrored: Vec<DiscoveryKey>,
 }
 
 /// A discovery document for a registry that was never given one: the reference endpoints, the
 /// keys in force, and the write API when it is on.
 pub fn default_discovery(options: &DiscoveryOptions) -> String {
-    let signing_keys: Vec<Value> = options
-        .keys
+    let mut keys: Vec<&DiscoveryKey> =
+        options.keys.iter().filter(|k| !options.mirrored.iter().any(|m| m.key_id == k.key_id)).collect();
+    keys.extend(options.mirrored.iter());
+    let signing_keys: Vec<Value> = keys
         .iter()
         .map(|k| {
             serde_json::json!({

@@ -54,7 +54,7 @@ fn component(row: &VersionRow, sbom_sha256: String) -> Value {
 impl Registry {
     /// The `/v1/sbom.json` body.
     pub async fn aggregate_sbom(&self) -> Result<String, RegistryError> {
-        let rows = self.storage.db.all_versions().await?;
+        let rows = self.visible_versions().await?;
         let mut components = Vec::with_capacity(rows.len());
         for row in &rows {
             if let Some(key) = &row.sbom_blob {

@@ -56,7 +56,7 @@ impl Registry {
         if !is_schema_file_name(file) {
             return Ok(None);
         }
-        let Some(row) = self.storage.db.version(name, version).await? else { return Ok(None) };
+        let Some(row) = self.version(name, version).await? else { return Ok(None) };
         if row.yanked != 0 {
             return Ok(None);
         }

@@ -187,7 +187,7 @@ fn packs_of(index_doc: &Value) -> impl Iterator<Item = &Value> {
 impl Registry {
     /// Searches the packs' latest versions (see the module documentation for the rules).
     pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, RegistryError> {
-        let rows = self.storage.db.all_versions().await?;
+        let rows = self.visible_versions().await?;
         let index_text = index::registry_index(rows.clone(), None)?;
         let index_doc: Value = serde_json::from_str(&index_text)
             .map_err(|e| RegistryError::InvalidDocument { path: "/v1/index.json".into(), reason: e.to_string() })?;

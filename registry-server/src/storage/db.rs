@@ -24,6 +24,8 @@ pub enum Backend {
 pub struct Db {
     pub(crate) pool: AnyPool,
     backend: Backend,
+    /// Change tracking for the metadata cache (bumped by [`Db::commit_write`]).
+    changes: std::sync::Arc<crate::registry::cache::Changes>,
 }
 
 /// One stored version, as the `versions` table holds it.
@@ -123,7 +125,13 @@ impl Db {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, backend })
+        let changes = crate::registry::cache::Changes::new(url, backend);
+        Ok(Self { pool, backend, changes })
+    }
+
+    /// The change tracking the metadata cache follows.
+    pub fn changes(&self) -> &std::sync::Arc<crate::registry::cache::Changes> {
+        &self.changes
     }
 
     /// The engine behind this database.
@@ -182,7 +190,7 @@ impl Db {
             if let Some(event) = audit {
                 crate::storage::writes::record_audit(&mut tx, event).await?;
             }
-            tx.commit().await?;
+            self.commit_write(tx).await?;
             return Ok(InsertOutcome::Inserted);
         }
         let (integrity,): (String,) = sqlx::query_as("SELECT integrity FROM versions WHERE name = $1 AND version = $2")
@@ -214,12 +222,13 @@ impl Db {
 
     /// Stores (or replaces) a public key's PEM.
     pub async fn put_key(&self, key_id: &str, pem: &str) -> Result<(), RegistryError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO keys (key_id, pem) VALUES ($1, $2) ON CONFLICT (key_id) DO UPDATE SET pem = $2")
             .bind(key_id)
             .bind(pem)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        self.commit_write(tx).await
     }
 
     /// A public key's PEM.
@@ -236,6 +245,7 @@ impl Db {
 
     /// Stores (or replaces) a registry-level document.
     pub async fn put_document(&self, doc_key: &str, body: &str, now: &str) -> Result<(), RegistryError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO documents (doc_key, body, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (doc_key) DO UPDATE SET body = $2, updated_at = $3",
@@ -243,9 +253,9 @@ impl Db {
         .bind(doc_key)
         .bind(body)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        self.commit_write(tx).await
     }
 
     /// A registry-level document.

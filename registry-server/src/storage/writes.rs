@@ -84,6 +84,8 @@ pub struct TokenRow {
     pub expires_at: Option<String>,
     /// Revocation time, if revoked.
     pub revoked_at: Option<String>,
+    /// The tenant the token acts for (`None`: an operator or public token).
+    pub tenant: Option<String>,
 }
 
 /// The result of a lifecycle change.
@@ -119,7 +121,7 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO tokens (token_id, secret_hash, principal, namespaces, scopes, created_at, expires_at, \
-             revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             revoked_at, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&token.token_id)
         .bind(&token.secret_hash)
@@ -129,6 +131,7 @@ impl Db {
         .bind(&token.created_at)
         .bind(&token.expires_at)
         .bind(&token.revoked_at)
+        .bind(&token.tenant)
         .execute(&mut *tx)
         .await?;
         record_audit(&mut tx, audit).await?;
@@ -139,8 +142,8 @@ impl Db {
     /// A token by its public id.
     pub async fn token(&self, token_id: &str) -> Result<Option<TokenRow>, RegistryError> {
         Ok(sqlx::query_as(
-            "SELECT token_id, secret_hash, principal, namespaces, scopes, created_at, expires_at, revoked_at \
-             FROM tokens WHERE token_id = $1",
+            "SELECT token_id, secret_hash, principal, namespaces, scopes, created_at, expires_at, revoked_at, \
+             tenant FROM tokens WHERE token_id = $1",
         )
         .bind(token_id)
         .fetch_optional(&self.pool)
@@ -159,7 +162,7 @@ impl Db {
         if n == 1 {
             record_audit(&mut tx, audit).await?;
         }
-        tx.commit().await?;
+        self.commit_write(tx).await?;
         Ok(n == 1)
     }
 
@@ -227,7 +230,7 @@ impl Db {
             return Ok(false);
         }
         record_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.commit_write(tx).await?;
         Ok(true)
     }
 
@@ -255,7 +258,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         record_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.commit_write(tx).await?;
         Ok(Change::Applied)
     }
 
@@ -275,7 +278,7 @@ impl Db {
         if n == 1 {
             record_audit(&mut tx, audit).await?;
         }
-        tx.commit().await?;
+        self.commit_write(tx).await?;
         Ok(n == 1)
     }
 
@@ -338,7 +341,7 @@ impl Db {
             return Ok(false);
         }
         record_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.commit_write(tx).await?;
         Ok(true)
     }
 }

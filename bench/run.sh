@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# One-command benchmark harness for the registry (see docs/performance.md).
+#
+#   OPENWOP_FIXTURES=/work/shared/fixtures bench/run.sh [SECTION...]
+#
+# Sections (default: all): http publish rss verify install resolve.
+#   http     wrk: hot metadata GETs and a ~20 KB tarball GET, registry-server (SQLite + local
+#            directory, imported fixture registry) vs nginx serving `registry-server export`
+#            of the same data, back to back; prints requests/s and the ratio ours/nginx.
+#   verify   hyperfine: `pack-verify registry <fixture tree>` in a cold process.
+#   install  hyperfine: `pack install` of every fixture pack, cold cache vs warm cache, against
+#            nginx serving the fixture tree, plus the raw download (curl) of the same tarballs.
+#   publish  `cargo bench -p registry-server --bench publish`: publishes/s with full verification
+#            on SQLite + a local directory, and on PostgreSQL + S3 when OPENWOP_TEST_DATABASE_URL
+#            and OPENWOP_TEST_S3_ENDPOINT are set (e.g. moto_server on loopback).
+#   rss      /usr/bin/time -v: peak RSS of registry-server with BENCH_VERSIONS (default 10,000)
+#            synthetic signed versions published into it, under wrk on /v1/index.json (cold
+#            cache, 32 connections) and after every pack index was requested.
+#   resolve  `cargo bench -p pack-cli --bench resolve` (criterion, synthetic 10,000-pack graph).
+#
+# Nothing here fails on a timing: a missing tool skips its section loudly, results are printed.
+#
+# Environment:
+#   OPENWOP_FIXTURES   directory holding openwop-registry/ (required)
+#   BENCH_DURATION     seconds per wrk run (default 10)
+#   BENCH_CONNECTIONS  wrk connections (default 32)
+#   BENCH_THREADS      wrk threads (default 2)
+#   CARGO_TARGET_DIR   where release binaries are built (default: <repo>/target)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
+BIN="$TARGET/release"
+DURATION="${BENCH_DURATION:-10}"
+CONNS="${BENCH_CONNECTIONS:-32}"
+THREADS="${BENCH_THREADS:-2}"
+if [[ $# -gt 0 ]]; then SECTIONS=("$@"); else SECTIONS=(http publish rss verify install resolve); fi
+want() { [[ " ${SECTIONS[*]} " == *" $1 "* ]]; }
+
+if [[ -z "${OPENWOP_FIXTURES:-}" || ! -f "$OPENWOP_FIXTURES/openwop-registry/v1/index.json" ]]; then
+    echo "OPENWOP_FIXTURES must name a directory holding openwop-registry/v1/index.json" >&2
+    exit 2
+fi
+TREE="$OPENWOP_FIXTURES/openwop-registry"
+TRUST="$REPO/keys/openwop-reference-registry.trust.json"
+
+# --- tools ------------------------------------------------------------------------------------
+missing=()
+for tool in nginx wrk hyperfine curl; do
+    command -v "$tool" >/dev/null 2>&1 || [[ -x "/usr/sbin/$tool" ]] || missing+=("$tool")
+done
+if [[ ${#missing[@]} -gt 0 ]] && command -v apt-get >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
+    echo "== installing ${missing[*]} (apt-get)"
+    apt-get install -y "${missing[@]/nginx/nginx-light}" >/dev/null 2>&1 \
+        || { apt-get update >/dev/null 2>&1 && apt-get install -y "${missing[@]}" >/dev/null 2>&1; } || true
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }
+skip() { echo; echo "!! SKIPPED $1: $2"; }
+
+# --- machine facts ----------------------------------------------------------------------------
+echo "== $(date -u +%FT%TZ) on $(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "   $(rustc --version); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+have nginx && echo "   $("$NGINX" -v 2>&1)"
+have wrk && echo "   $(wrk --version 2>&1 | head -1)"
+have hyperfine && echo "   $(hyperfine --version)"
+
+# --- build ------------------------------------------------------------------------------------
+echo "== building release binaries into $BIN"
+(cd "$REPO" && cargo build --release -q -p registry-server -p pack-cli \
+    && cargo build --release -q -p pack-verify --features cli)
+
+WORK="$(mktemp -d /tmp/openwop-bench.XXXXXX)"
+chmod 755 "$WORK" # nginx workers run as an unprivileged user
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    [[ -f "$WORK/nginx.pid" ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {
+    for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done
+    echo "not ready: $1" >&2
+    return 1
+}
+
+# --- data: import, export, serve --------------------------------------------------------------
+echo "== importing $TREE into $WORK/data (SQLite + local directory), exporting to $WORK/export"
+"$BIN/registry-server" import "$TREE" --data-dir "$WORK/data" >/dev/null
+"$BIN/registry-server" export "$WORK/export" --data-dir "$WORK/data" >/dev/null
+
+start_nginx() { # root port
+    local root="$1" port="$2" conf="$WORK/nginx-$2.conf"
+    cat >"$conf" <<EOF
+worker_processes auto;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on; tcp_nopush on; tcp_nodelay on;
+    keepalive_requests 100000;
+    open_file_cache max=10000 inactive=60s;
+    types { application/json json; application/octet-stream tgz sig; }
+    client_body_temp_path $WORK/nginx-tmp; proxy_temp_path $WORK/nginx-tmp;
+    fastcgi_temp_path $WORK/nginx-tmp; uwsgi_temp_path $WORK/nginx-tmp; scgi_temp_path $WORK/nginx-tmp;
+    server {
+        listen 127.0.0.1:$port;
+        root $root;
+        etag on;
+        # The two rewrites README.md documents for a plain file server.
+        location = /.well-known/openwop-registry { rewrite ^ /.well-known/openwop-registry.json last; }
+        location ~ ^/v1/packs/([^/]+)$ { rewrite ^/v1/packs/([^/]+)$ /v1/packs/\$1/index.json last; }
+    }
+}
+EOF
+    mkdir -p "$WORK/nginx-tmp"
+    "$NGINX" -c "$conf" -p "$WORK" -e "$WORK/nginx-error.log"
+}
+
+OURS_PORT=$(free_port)
+"$BIN/registry-server" --log-format json serve --data-dir "$WORK/data" --listen "127.0.0.1:$OURS_PORT" \
+    --writes-per-minute 100000000 >"$WORK/server.log" 2>&1 &
+PIDS+=($!)
+OURS="http://127.0.0.1:$OURS_PORT"
+wait_http "$OURS/readyz"
+
+if have nginx; then
+    NGINX_PORT=$(free_port)
+    start_nginx "$WORK/export" "$NGINX_PORT"
+    PEER="http://127.0.0.1:$NGINX_PORT"
+    wait_http "$PEER/v1/index.json"
+fi
+
+# A pack with several versions, one of its manifests, and the tarball closest to 20 KB.
+PACK="core.openwop.http"
+MANIFEST_PATH="$(cd "$TREE" && ls v1/packs/$PACK/-/*.json | grep -v -e sbom -e statement | head -1)"
+TGZ_PATH="$(cd "$TREE" && find v1/packs -name '*.tgz' -printf '%s %p\n' \
+    | awk '{d=$1-20480; if (d<0) d=-d; print d, $2}' | sort -n | head -1 | cut -d' ' -f2)"
+
+# --- http -------------------------------------------------------------------------------------
+rps() { # url -> requests/s (wrk)
+    wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$1" >"$WORK/wrk.out" 2>&1 || true
+    local r
+    r="$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")"
+    local errs
+    errs="$(grep -E 'Non-2xx|Socket errors' "$WORK/wrk.out" || true)"
+    [[ -n "$errs" ]] && echo "   wrk: $errs ($1)" >&2
+    echo "${r:-0}"
+}
+if want http; then
+    if ! have wrk || ! have nginx; then
+        skip http "needs wrk and nginx"
+    else
+        echo
+        echo "== http: wrk -t$THREADS -c$CONNS -d${DURATION}s, ours then nginx back to back (load $(cut -d' ' -f1 /proc/loadavg))"
+        printf '%-58s %12s %12s %8s\n' "GET" "ours req/s" "nginx req/s" "ratio"
+        for path in "/.well-known/openwop-registry" "/v1/index.json" "/v1/packs/$PACK" "/$MANIFEST_PATH" \
+            "/security/advisories.json" "/$TGZ_PATH"; do
+            # Same bytes from both (the export is byte-identical to what we serve).
+            if ! cmp -s <(curl -fsS "$OURS$path") <(curl -fsS "$PEER$path"); then
+                echo "   note: bodies differ for $path" >&2
+            fi
+            a="$(rps "$OURS$path")"
+            b="$(rps "$PEER$path")"
+            printf '%-58s %12.0f %12.0f %7.2fx\n' "$path" "$a" "$b" "$(echo "$a / $b" | bc -l)"
+        done
+        echo "   tarball size: $(stat -c %s "$TREE/$TGZ_PATH") bytes; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    fi
+fi
+
+# --- publish --------------------------------------------------------------------------------
+if want publish; then
+    echo
+    echo "== publish: cargo bench -p registry-server --bench publish (load $(cut -d' ' -f1 /proc/loadavg))"
+    (cd "$REPO" && cargo bench -q -p registry-server --bench publish 2>&1) | grep -E "^publish/" | sed 's/^/   /' || true
+fi
+
+# --- rss --------------------------------------------------------------------------------------
+if want rss; then
+    VERSIONS="${BENCH_VERSIONS:-10000}"
+    echo
+    echo "== rss: registry-server with $VERSIONS synthetic versions (load $(cut -d' ' -f1 /proc/loadavg))"
+    (cd "$REPO" && BENCH_POPULATE="$WORK/synthetic" BENCH_VERSIONS="$VERSIONS" \
+        cargo bench -q -p registry-server --bench publish 2>&1) | grep populated | sed 's/^/   /'
+    RSS_PORT=$(free_port)
+    RSS_BASE="http://127.0.0.1:$RSS_PORT"
+    /usr/bin/time -v "$BIN/registry-server" serve --data-dir "$WORK/synthetic" --listen "127.0.0.1:$RSS_PORT" \
+        >/dev/null 2>"$WORK/rss.txt" &
+    rss_pid=$!
+    wait_http "$RSS_BASE/readyz"
+    server_pid="$(pgrep -P "$rss_pid" || echo "$rss_pid")"
+    echo "   RSS idle: $(ps -o rss= -p "$server_pid") KiB"
+    if have wrk; then
+        echo "   cold /v1/index.json under wrk -c32: $(rps "$RSS_BASE/v1/index.json") req/s, RSS $(ps -o rss= -p "$server_pid") KiB"
+    fi
+    for i in $(seq 0 $(((VERSIONS + 9) / 10 - 1))); do
+        printf 'url = "%s/v1/packs/vendor.acme.bench%d"\noutput = /dev/null\n' "$RSS_BASE" "$i"
+    done >"$WORK/curl.cfg"
+    curl -fsS -K "$WORK/curl.cfg" || true
+    echo "   after every pack index: RSS $(ps -o rss= -p "$server_pid") KiB"
+    if have wrk; then
+        echo "   warm /v1/index.json ($(curl -fsS "$RSS_BASE/v1/index.json" | wc -c) bytes): $(rps "$RSS_BASE/v1/index.json") req/s"
+    fi
+    kill -INT "$server_pid" 2>/dev/null || true
+    wait "$rss_pid" 2>/dev/null || true
+    grep -E "Maximum resident set size" "$WORK/rss.txt" | sed 's/^\s*/   peak: /'
+fi
+
+# --- verify -----------------------------------------------------------------------------------
+if want verify; then
+    if ! have hyperfine; then
+        skip verify "needs hyperfine"
+    else
+        echo
+        echo "== verify: pack-verify registry <fixture tree>, cold process (load $(cut -d' ' -f1 /proc/loadavg))"
+        hyperfine -N --warmup 2 --runs 20 --export-markdown "$WORK/verify.md" \
+            "$BIN/pack-verify registry $TREE" 2>&1 | grep -v '^\s*$' | sed 's/^/   /'
+    fi
+fi
+
+# --- install ----------------------------------------------------------------------------------
+if want install; then
+    if ! have hyperfine || ! have nginx; then
+        skip install "needs hyperfine and nginx"
+    else
+        INST_PORT=$(free_port)
+        # A second nginx over the fixture tree itself (the static reference registry).
+        start_nginx "$TREE" "$INST_PORT" 2>/dev/null || true
+        kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true # the first nginx: its pid file was replaced
+        sleep 0.3
+        start_nginx "$TREE" "$INST_PORT"
+        BASE="http://127.0.0.1:$INST_PORT"
+        wait_http "$BASE/v1/index.json"
+        mkdir -p "$WORK/consumer"
+        printf 'registry = "%s"\n[registries."%s"]\ntrust = "%s"\n' "$BASE" "$BASE" "$TRUST" >"$WORK/consumer/pack.toml"
+        # Every pack with a release that is not yanked, at its latest version.
+        mapfile -t SPECS < <(python3 - "$TREE" <<'EOF'
+import json, sys, os
+tree = sys.argv[1]
+for name in sorted(os.listdir(os.path.join(tree, "v1/packs"))):
+    p = os.path.join(tree, "v1/packs", name, "index.json")
+    if os.path.exists(p):
+        print(name)
+EOF
+)
+        export OPENWOP_PACK_CONFIG="$WORK/consumer/pack.toml" PACK_CACHE_DIR="$WORK/consumer/probe-cache"
+        cd "$WORK/consumer"
+        # Keep the packs that install on their own (some have only yanked versions, some need host
+        # capabilities a bare host lacks).
+        OK_SPECS=()
+        for spec in "${SPECS[@]}"; do
+            if "$BIN/pack" --json install "$spec" --host-dir "$WORK/probe-$spec" >/dev/null 2>&1; then
+                OK_SPECS+=("$spec")
+            fi
+            rm -rf "$WORK/probe-$spec" "$WORK/consumer/pack-lock.json" "$WORK/consumer/pack.lock" 2>/dev/null || true
+        done
+        SPECS=("${OK_SPECS[@]}")
+        N="${#SPECS[@]}"
+        export PACK_CACHE_DIR="$WORK/consumer/cache"
+        echo
+        echo "== install: pack install of $N fixture packs (of ${#OK_SPECS[@]} installable alone), cold cache vs warm cache, from nginx (load $(cut -d' ' -f1 /proc/loadavg))"
+        install_cmd="$BIN/pack --json install ${SPECS[*]} --host-dir host"
+        if ! $install_cmd >"$WORK/install.json" 2>"$WORK/install.err"; then
+            echo "   pack install of all $N failed; first error:" >&2
+            head -c 600 "$WORK/install.json" "$WORK/install.err" >&2 || true
+        fi
+        hyperfine -N --runs 5 --prepare "rm -rf $WORK/consumer/cache $WORK/consumer/host $WORK/consumer/pack-lock.json" \
+            -n cold "$install_cmd" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
+        hyperfine -N --runs 10 --prepare "rm -rf $WORK/consumer/host" \
+            -n warm "$install_cmd" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
+        # The raw cost: download every .tgz/.sig/manifest the install needs, then verify them.
+        (cd "$TREE" && find v1/packs -name '*.tgz' -o -name '*.sig' | sed "s|^|$BASE/|") >"$WORK/urls.txt"
+        hyperfine -N --runs 5 -n "raw download (curl, $(wc -l <"$WORK/urls.txt") files, 1 connection)" \
+            "curl -fsS -o /dev/null --parallel-max 1 $(tr '\n' ' ' <"$WORK/urls.txt" | head -c 2000000)" 2>&1 \
+            | grep -v '^\s*$' | sed 's/^/   /' || true
+        cd "$REPO"
+    fi
+fi
+
+# --- resolve ----------------------------------------------------------------------------------
+if want resolve; then
+    if [[ -f "$REPO/pack-cli/benches/resolve.rs" ]]; then
+        echo
+        echo "== resolve: cargo bench -p pack-cli --bench resolve (load $(cut -d' ' -f1 /proc/loadavg))"
+        (cd "$REPO" && cargo bench -q -p pack-cli --bench resolve -- --warm-up-time 1 --measurement-time 5 2>&1) \
+            | grep -E "time:|^[a-z_/0-9]+ " | sed 's/^/   /' || true
+    else
+        skip resolve "pack-cli/benches/resolve.rs is missing"
+    fi
+fi
+echo
+echo "== done ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
