@@ -75,7 +75,9 @@ chmod 755 "$WORK" # nginx workers run as an unprivileged user
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    [[ -f "$WORK/nginx.pid" ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+    for pidfile in "$WORK"/nginx-*.pid; do
+        [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -96,7 +98,7 @@ start_nginx() { # root port
     local root="$1" port="$2" conf="$WORK/nginx-$2.conf"
     cat >"$conf" <<EOF
 worker_processes auto;
-pid $WORK/nginx.pid;
+pid $WORK/nginx-$port.pid;
 error_log $WORK/nginx-error.log;
 events { worker_connections 1024; }
 http {
@@ -229,9 +231,6 @@ if want install; then
     else
         INST_PORT=$(free_port)
         # A second nginx over the fixture tree itself (the static reference registry).
-        start_nginx "$TREE" "$INST_PORT" 2>/dev/null || true
-        kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true # the first nginx: its pid file was replaced
-        sleep 0.3
         start_nginx "$TREE" "$INST_PORT"
         BASE="http://127.0.0.1:$INST_PORT"
         wait_http "$BASE/v1/index.json"
@@ -287,7 +286,7 @@ if want resolve; then
         echo
         echo "== resolve: cargo bench -p pack-cli --bench resolve (load $(cut -d' ' -f1 /proc/loadavg))"
         (cd "$REPO" && cargo bench -q -p pack-cli --bench resolve -- --warm-up-time 1 --measurement-time 5 2>&1) \
-            | grep -E "time:|^[a-z_/0-9]+ " | sed 's/^/   /' || true
+            | grep -E "time:|^resolved|^[a-z_/0-9]+$" | sed 's/^/   /' || true
     else
         skip resolve "pack-cli/benches/resolve.rs is missing"
     fi
