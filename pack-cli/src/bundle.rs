@@ -35,7 +35,6 @@ use crate::install::cache::{Cache, CachedVersion};
 use crate::install::pipeline::{fetch_all, trust_root, verify_all};
 use crate::install::source::Registry;
 use crate::lockfile::{Lockfile, timestamp};
-use crate::registry::{ClientOptions, RegistryClient};
 
 /// The `bundle.json` format this module writes.
 pub const BUNDLE_FORMAT: u64 = 1;
@@ -95,18 +94,7 @@ fn lockfile_registries(config: &Config, lockfile: &Lockfile, offline: bool) -> C
             "re-create it with `pack lock` so it records `registry`",
         ));
     }
-    urls.into_iter()
-        .map(|url| {
-            let bundle = config.trust_for(&url)?;
-            let client = if offline {
-                None
-            } else {
-                let options = ClientOptions { token: config.token_for(&url), ..ClientOptions::default() };
-                Some(RegistryClient::new(&url, options).map_err(|e| CliError::from_registry(&e))?)
-            };
-            Ok(Registry { url, client, bundle })
-        })
-        .collect()
+    urls.into_iter().map(|url| Registry::open(config, url, offline)).collect()
 }
 
 /// The keychain last seen for `url`, as the install pipeline stores it (offline bundles).

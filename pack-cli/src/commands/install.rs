@@ -87,18 +87,7 @@ fn registries(config: &Config, flag: Option<&str>, offline: bool) -> CliResult<V
             urls.push(fallback);
         }
     }
-    urls.into_iter()
-        .map(|url| {
-            let bundle = config.trust_for(&url)?;
-            let client = if offline {
-                None
-            } else {
-                let options = ClientOptions { token: config.token_for(&url), ..ClientOptions::default() };
-                Some(RegistryClient::new(&url, options).map_err(|e| CliError::from_registry(&e))?)
-            };
-            Ok(Registry { url, client, bundle })
-        })
-        .collect()
+    urls.into_iter().map(|url| Registry::open(config, url, offline)).collect()
 }
 
 fn overrides(flags: &ResolveFlags) -> CliResult<BTreeMap<String, semver::Version>> {

@@ -22,6 +22,24 @@ pub struct Registry {
     pub bundle: TrustBundle,
 }
 
+impl Registry {
+    /// The registry at `url` with its own trust bundle from `config` (decisions §13) and, unless
+    /// `offline`, a client carrying that registry's token.
+    pub fn open(config: &crate::config::Config, url: String, offline: bool) -> crate::error::CliResult<Self> {
+        let bundle = config.trust_for(&url)?;
+        let client = if offline {
+            None
+        } else {
+            let options = crate::registry::ClientOptions {
+                token: config.token_for(&url),
+                ..crate::registry::ClientOptions::default()
+            };
+            Some(RegistryClient::new(&url, options).map_err(|e| crate::error::CliError::from_registry(&e))?)
+        };
+        Ok(Self { url, client, bundle })
+    }
+}
+
 /// Candidates per pack, fetched once per run.
 pub struct RegistryIndex<'a> {
     registries: &'a [Registry],
