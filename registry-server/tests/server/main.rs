@@ -7,6 +7,7 @@ mod cache;
 mod crash;
 mod fixture_tree;
 mod http;
+mod load;
 mod mirror;
 mod operations;
 mod outage;
