@@ -107,6 +107,15 @@ fn cases(acme: &PrivateKey) -> Vec<Case> {
         sig,
         code: "pack_signature_invalid",
     });
+    let pj = pack_json("vendor.acme.realname", "1.0.0");
+    let sig = signed(acme, &pj);
+    out.push(Case {
+        label: "manifest name differs from the URL".into(),
+        name: "vendor.acme.urlname".into(),
+        tgz: tgz(&pj, &sig),
+        sig,
+        code: "manifest_name_mismatch",
+    });
     out
 }
 
