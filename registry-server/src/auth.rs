@@ -3,7 +3,6 @@
 //! keys and advisories. Only a SHA-256 of each secret is stored.
 
 use base64::Engine as _;
-use sha2::{Digest, Sha256};
 
 use crate::RegistryError;
 use crate::storage::Db;
@@ -122,7 +121,7 @@ impl Principal {
 const PREFIX: &str = "owp_";
 
 fn hash_hex(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    pack_verify::integrity::Integrity::of(secret.as_bytes()).hex()
 }
 
 /// Compares two equal-length strings without an early exit (token hashes).

@@ -68,10 +68,6 @@ fn text(path: &Path, bytes: Vec<u8>) -> Result<String, RegistryError> {
         .map_err(|_| RegistryError::InvalidDocument { path: path.display().to_string(), reason: "not UTF-8".into() })
 }
 
-fn now() -> String {
-    pack_verify::trust::format_time(time::OffsetDateTime::now_utc())
-}
-
 /// Imports the tree rooted at `tree` into `storage`.
 pub async fn import_tree(
     storage: &Storage,
@@ -83,7 +79,7 @@ pub async fn import_tree(
     if !options.skip_verification {
         verify_tree(tree.to_path_buf(), options.bundle.clone()).await?;
     }
-    let stamp = now();
+    let stamp = pack_verify::trust::now_rfc3339();
     let mut summary = ImportSummary::default();
 
     // Keys first: a served version must never name a key the registry cannot serve.

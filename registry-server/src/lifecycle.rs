@@ -35,10 +35,6 @@ pub struct DeprecateRequest {
     pub superseded_by: Option<String>,
 }
 
-fn now() -> String {
-    pack_verify::trust::format_time(time::OffsetDateTime::now_utc())
-}
-
 fn forbid(e: crate::auth::AuthError) -> RegistryError {
     RegistryError::refused(403, e.code(), e.to_string())
 }
@@ -86,7 +82,7 @@ async fn change(
         let truthy = |k: &str| obj.get(k).is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)));
         let (yanked, deprecated) = (truthy("yanked"), truthy("deprecated"));
         let text = pack_verify::canonical::to_canonical_pretty(&manifest) + "\n";
-        let stamp = now();
+        let stamp = pack_verify::trust::now_rfc3339();
         let audit = AuditEvent::new(&stamp, principal, action, &format!("{name}@{version}"), details.clone());
         if db.update_lifecycle(&row, &text, yanked, deprecated, &audit).await? {
             return Ok(text);
@@ -203,7 +199,7 @@ pub async fn unpublish(
         ));
     }
     let audit = AuditEvent::new(
-        &now(),
+        &pack_verify::trust::now_rfc3339(),
         &principal.name,
         "unpublish",
         &format!("{name}@{version}"),
@@ -256,8 +252,13 @@ pub async fn add_advisory(
             }
         }
     }
-    let audit =
-        AuditEvent::new(&now(), &principal.name, "advisory", &id, serde_json::json!({"matched": targets.len()}));
+    let audit = AuditEvent::new(
+        &pack_verify::trust::now_rfc3339(),
+        &principal.name,
+        "advisory",
+        &id,
+        serde_json::json!({"matched": targets.len()}),
+    );
     if !registry.storage().db.insert_advisory(&id, &advisory.to_string(), &audit).await? {
         return Err(RegistryError::refused(409, "conflict", format!("advisory {id} already exists")));
     }

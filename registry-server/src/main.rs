@@ -270,7 +270,7 @@ enum TenantCommand {
 }
 
 async fn tenant(command: TenantCommand, file: &FileConfig) -> Result<(), RegistryError> {
-    let stamp = pack_verify::trust::format_time(time::OffsetDateTime::now_utc());
+    let stamp = pack_verify::trust::now_rfc3339();
     match command {
         TenantCommand::Create { storage, name, allow, deny, min_publish_age_hours, block_advisories } => {
             if !registry_server::tenant::valid_tenant_name(&name) {

@@ -67,6 +67,11 @@ pub fn format_time(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
+/// The current time, formatted as RFC 3339 (what the registry records for every write).
+pub fn now_rfc3339() -> String {
+    format_time(OffsetDateTime::now_utc())
+}
+
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyRole {

@@ -65,7 +65,7 @@ pub async fn put_keychain(
             .into());
         }
     }
-    let stamp = pack_verify::trust::format_time(time::OffsetDateTime::now_utc());
+    let stamp = pack_verify::trust::now_rfc3339();
     let audit = AuditEvent::new(
         &stamp,
         &principal.name,

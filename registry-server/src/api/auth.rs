@@ -9,7 +9,7 @@ use crate::auth::{Principal, authenticate};
 /// The authenticated caller, or a 401 with `unauthenticated` / `key_expired` / `key_revoked`.
 pub async fn principal(registry: &Registry, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let now = pack_verify::trust::format_time(time::OffsetDateTime::now_utc());
+    let now = pack_verify::trust::now_rfc3339();
     match authenticate(&registry.storage().db, header, &now).await? {
         Ok(p) => Ok(p),
         Err(e) => {

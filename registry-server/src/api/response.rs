@@ -5,7 +5,6 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
 /// JSON documents.
 pub const CONTENT_JSON: &str = "application/json; charset=utf-8";
@@ -25,8 +24,8 @@ pub const CACHE_KEYS: &str = "public, max-age=86400";
 
 /// A strong ETag over `body`.
 pub fn etag_of(body: &[u8]) -> String {
-    use base64::Engine as _;
-    format!("\"sha256-{}\"", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body)))
+    // The same `sha256-<base64>` form as a tarball's integrity (and its ETag).
+    format!("\"{}\"", pack_verify::integrity::Integrity::of(body))
 }
 
 /// Whether `If-None-Match` names `etag` (or `*`).

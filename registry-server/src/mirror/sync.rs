@@ -108,10 +108,6 @@ impl From<UpstreamError> for Abort {
     }
 }
 
-fn now() -> String {
-    pack_verify::trust::format_time(time::OffsetDateTime::now_utc())
-}
-
 fn path_safe(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 214
@@ -177,7 +173,7 @@ async fn store_key(storage: &Storage, up: &Upstream, key_id: &str, key: &PublicK
 
 /// Syncs one upstream and records the attempt (and, when nothing failed, the success).
 pub async fn sync_upstream(storage: &Storage, up: &Upstream, scope: &SyncScope) -> Result<SyncReport, RegistryError> {
-    let attempt = now();
+    let attempt = pack_verify::trust::now_rfc3339();
     let mut report = SyncReport { upstream: up.spec.name.clone(), ..SyncReport::default() };
     let mut keys: Option<Vec<StoredKey>> = None;
     let mut state: Option<String> = None;
@@ -333,7 +329,7 @@ pub(crate) async fn sync_pack(
         }
         match take_version(storage, up, &verifier, name, version, entry).await? {
             Ok(row) => {
-                let stamp = now();
+                let stamp = pack_verify::trust::now_rfc3339();
                 let audit = AuditEvent::new(
                     &stamp,
                     &format!("mirror:{}", up.spec.name),
@@ -460,7 +456,7 @@ async fn take_version(
         .map(str::to_string)
         .or_else(|| verified.published_at.map(pack_verify::trust::format_time))
         .or_else(|| manifest_json.get("publishedAt").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(now);
+        .unwrap_or_else(pack_verify::trust::now_rfc3339);
     let tarball_size = i64::try_from(tarball.len()).unwrap_or(i64::MAX);
     // Blobs first; the version becomes visible only by the caller's single insert.
     let tarball_blob = storage.blobs.put(tarball).await?;

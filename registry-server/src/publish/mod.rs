@@ -70,10 +70,6 @@ fn verify_refusal(context: &str, e: pack_verify::error::VerifyError) -> Registry
     RegistryError::refused(status, e.code(), format!("{context}: {e} (hint: {})", e.hint()))
 }
 
-fn now() -> String {
-    pack_verify::trust::format_time(time::OffsetDateTime::now_utc())
-}
-
 /// The namespace a first publish reserves: `vendor.<org>` or `community.<author>`.
 fn reservable_namespace(name: &str) -> Option<String> {
     let mut parts = name.split('.');
@@ -212,7 +208,7 @@ pub async fn publish(registry: &Registry, req: PublishRequest<'_>) -> Result<Pub
 
     // The served manifest: pack.json plus what the registry adds.
     let integrity = Integrity::of(&req.body).to_string();
-    let published_at = now();
+    let published_at = pack_verify::trust::now_rfc3339();
     let mut manifest = pack.value.clone();
     if let Some(obj) = manifest.as_object_mut() {
         obj.insert("integrity".into(), Value::from(integrity.clone()));

@@ -3,12 +3,11 @@
 //! component per tar entry, and `host:` dependencies for each peer dependency. Deterministic.
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::registry::index::to_json_document;
 
 fn hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    pack_verify::integrity::Integrity::of(bytes).hex()
 }
 
 /// Builds the SBOM document for one version. `manifest` is the served version manifest,

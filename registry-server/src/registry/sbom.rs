@@ -4,7 +4,6 @@
 //! number, so the same registry state always gives the same bytes (and the export matches).
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::{Registry, index};
 use crate::RegistryError;
@@ -25,7 +24,7 @@ async fn blob_sha256_hex(registry: &Registry, key: &str) -> Result<String, Regis
         return Ok(hex.to_string());
     }
     let bytes = registry.storage.blobs.get(key).await?;
-    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+    Ok(pack_verify::integrity::Integrity::of(&bytes).hex())
 }
 
 fn component(row: &VersionRow, sbom_sha256: String) -> Value {

@@ -10,7 +10,6 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{GetOptions, ObjectStore, PutMode, PutOptions, PutPayload};
-use sha2::{Digest, Sha256};
 
 use crate::RegistryError;
 
@@ -100,8 +99,7 @@ impl Blobs {
 
     /// The content address of `bytes`.
     pub fn key_for(bytes: &[u8]) -> String {
-        let digest = Sha256::digest(bytes);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = pack_verify::integrity::Integrity::of(bytes).hex();
         format!("sha256/{}/{}", &hex[..2], hex)
     }
 
