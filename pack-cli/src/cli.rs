@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Build, sign and verify OpenWOP packs; manage registry trust roots.
+/// Build, sign, publish, resolve, install and verify OpenWOP packs; manage registry trust.
 #[derive(Debug, Parser)]
 #[command(
     name = "pack",
     version,
-    about = "Build, sign and verify OpenWOP packs; manage registry trust roots.",
+    about = "Build, sign, publish, resolve, install and verify OpenWOP packs; manage registry trust.",
     after_help = EXIT_CODES
 )]
 pub struct Cli {

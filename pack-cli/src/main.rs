@@ -1,8 +1,9 @@
-//! `pack`: build, sign and verify OpenWOP packs, and manage registry trust roots.
+//! `pack`: build, sign, publish, resolve, install and verify OpenWOP packs; manage registry trust.
 //!
-//! Flags are parsed in [`cli`], each subcommand lives in [`commands`], the work in [`ops`], and
-//! everything printed goes through [`output::Shell`]. Exit codes: 0 success, 1 a verification
-//! failed, 2 a usage or I/O error.
+//! Flags are parsed in `cli`, each subcommand lives in `commands`, and everything printed goes
+//! through `output::Shell` (all in the `pack_cli` library). Exit codes: 0 success, 1 a
+//! verification failed or a registry refused the request, 2 a usage, configuration, I/O or
+//! network error.
 
 use std::process::ExitCode;
 
