@@ -42,6 +42,7 @@ impl Version {
             signature: &self.signature,
             statement: None,
             expected: Some((&self.name, &self.version)),
+            other_versions: &[],
         }
     }
 }

@@ -252,6 +252,25 @@ pub enum VerifyError {
     /// Under `manual`, the detached signature differs from the copy embedded in the tarball.
     #[error("the detached signature differs from keys/pack.json.sig inside the tarball")]
     SignatureMismatch,
+    /// The signature verifies, but under another trusted key than the one the pack declares:
+    /// a publisher signing outside its identity, or a signature lifted from another publisher.
+    #[error("the signature of pack.json was made by key `{actual}`, but the pack declares signer `{declared}`")]
+    SignatureWrongKey {
+        /// Key id the pack declares.
+        declared: String,
+        /// Trusted key the signature verifies under.
+        actual: String,
+    },
+    /// The signature is the one made for another version of the same pack (a replay).
+    #[error("the signature belongs to {name}@{from_version}, not to {name}@{version}")]
+    SignatureReused {
+        /// Pack name.
+        name: String,
+        /// Version being verified.
+        version: String,
+        /// Version the signature was made for.
+        from_version: String,
+    },
     /// The Ed25519 signature does not verify.
     #[error("the signature of `{subject}` does not verify against key `{key_id}`")]
     SignatureInvalid {
@@ -402,6 +421,8 @@ impl VerifyError {
             SignatureMalformed { .. } => "pack_signature_malformed",
             SignatureMismatch => "pack_signature_mismatch",
             SignatureInvalid { .. } => "pack_signature_invalid",
+            SignatureWrongKey { .. } => "pack_signature_wrong_key",
+            SignatureReused { .. } => "pack_signature_reused",
             TrustBundleInvalid { .. } => "trust_bundle_invalid",
             KeychainInvalid { .. } => "trust_keychain_invalid",
             KeychainSignatureInvalid { .. } => "trust_keychain_signature_invalid",
@@ -464,6 +485,12 @@ impl VerifyError {
             }
             SignerMismatch { .. } | SignatureMismatch | SignatureInvalid { .. } => {
                 "the pack was altered after signing or signed by another key; do not install it"
+            }
+            SignatureWrongKey { .. } => {
+                "sign with the key the pack declares in signing.publicKeyRef (`pack sign --key`); do not install it"
+            }
+            SignatureReused { .. } => {
+                "each version needs its own signature over its own pack.json: run `pack sign`; do not install it"
             }
             Unsigned => "sign the pack with `pack sign`",
             SigningMethodUnsupported { .. } => "re-sign the pack with `pack sign` (method `manual`)",

@@ -20,6 +20,7 @@
 //! let verified = verifier.verify(&VersionInput {
 //!     manifest: &manifest, tarball: &tarball, signature: &sig, statement: None,
 //!     expected: Some(("core.openwop.flow", "1.1.0")),
+//!     other_versions: &[],
 //! })?;
 //! for file in verified.archive.files() { println!("{}", file.path); }
 //! # Ok(()) }

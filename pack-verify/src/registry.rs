@@ -141,6 +141,8 @@ struct Fetched {
     version: String,
     index_integrity: Option<String>,
     index_key: Option<String>,
+    /// Every version the pack index lists (shared by its versions), to explain replays.
+    siblings: std::rc::Rc<[String]>,
     files: Result<VersionFiles, VerifyError>,
 }
 
@@ -178,7 +180,10 @@ pub fn verify_registry(
                     continue;
                 }
             };
-        for row in pack_index.get("versions").and_then(Value::as_array).into_iter().flatten() {
+        let rows = pack_index.get("versions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let listed: std::rc::Rc<[String]> =
+            rows.iter().filter_map(|r| r.get("version").and_then(Value::as_str)).map(str::to_string).collect();
+        for row in rows {
             let Some(version) = row.get("version").and_then(Value::as_str) else { continue };
             if !path_safe(version) {
                 results.push(failure(
@@ -205,6 +210,7 @@ pub fn verify_registry(
                 version: version.to_string(),
                 index_integrity: row.get("integrity").and_then(Value::as_str).map(str::to_string),
                 index_key: row.get("signingKeyId").and_then(Value::as_str).map(str::to_string),
+                siblings: listed.clone(),
                 files,
             });
         }
@@ -219,6 +225,7 @@ pub fn verify_registry(
             signature: &files.signature,
             statement: files.statement.as_deref(),
             expected: Some((&f.name, &f.version)),
+            other_versions: &f.siblings,
         })
         .collect();
     let mut verdicts = verifier.verify_all(&inputs).into_iter();

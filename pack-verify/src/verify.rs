@@ -11,6 +11,11 @@
 //! 5. the tarball passes the safe reader; its `pack.json` names the same pack, version and
 //!    signer; under `manual` the embedded signature equals the detached one;
 //! 6. the Ed25519 signature verifies over the bytes its convention covers.
+//!
+//! When the last check fails, the verifier looks for a better explanation than "does not
+//! verify" before it reports (the failure path only, so it costs nothing on success): a
+//! signature made by another trusted key (`pack_signature_wrong_key`), or one made for another
+//! version of the same pack (`pack_signature_reused`).
 
 use std::thread;
 
@@ -24,7 +29,7 @@ use crate::tarball::{EMBEDDED_SIGNATURE, PackArchive, TarLimits, read_pack};
 use crate::trust::{TrustRoot, VersionStatement, parse_time};
 
 /// The raw bytes of one published version, exactly as fetched.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct VersionInput<'a> {
     /// The served version manifest (`…/{version}.json`).
     pub manifest: &'a [u8],
@@ -36,6 +41,9 @@ pub struct VersionInput<'a> {
     pub statement: Option<&'a [u8]>,
     /// Name and version the caller asked for (from the URL or lockfile), if any.
     pub expected: Option<(&'a str, &'a str)>,
+    /// Other versions of the same pack the caller knows of (from the pack index or the
+    /// registry's own rows). Only used to explain a failed signature as a replay.
+    pub other_versions: &'a [String],
 }
 
 /// A version every check passed for. Only [`Verifier`] constructs it.
@@ -126,7 +134,7 @@ impl Verifier {
     pub fn verify(&self, input: &VersionInput<'_>) -> Result<VerifiedVersion, VerifyError> {
         let prepared = self.prepare(input)?;
         let ok = prepared.key.verify(prepared.message(input), &prepared.signature);
-        self.finish(prepared, ok)
+        self.finish(prepared, input, ok)
     }
 
     /// Verifies many versions: preparation runs on all cores, then every signature goes through
@@ -160,7 +168,12 @@ impl Verifier {
         for ((i, _), ok) in checks.iter().zip(verdicts) {
             ok_by_index[*i] = ok;
         }
-        prepared.into_iter().zip(ok_by_index).map(|(p, ok)| p.and_then(|p| self.finish(p, ok))).collect()
+        prepared
+            .into_iter()
+            .zip(ok_by_index)
+            .zip(inputs)
+            .map(|((p, ok), input)| p.and_then(|p| self.finish(p, input, ok)))
+            .collect()
     }
 
     fn prepare(&self, input: &VersionInput<'_>) -> Result<Prepared, VerifyError> {
@@ -202,13 +215,14 @@ impl Verifier {
         Ok(Prepared { manifest, archive, key_id: signing.key_id, method: signing.method, published_at, signature, key })
     }
 
-    fn finish(&self, p: Prepared, signature_ok: bool) -> Result<VerifiedVersion, VerifyError> {
+    fn finish(
+        &self,
+        p: Prepared,
+        input: &VersionInput<'_>,
+        signature_ok: bool,
+    ) -> Result<VerifiedVersion, VerifyError> {
         if !signature_ok {
-            let subject = match p.method {
-                SigningMethod::Manual => "pack.json",
-                SigningMethod::Tarball => "tarball",
-            };
-            return Err(VerifyError::SignatureInvalid { subject: subject.into(), key_id: p.key_id });
+            return Err(self.explain_bad_signature(&p, input));
         }
         if self.refuse_yanked && p.manifest.yanked {
             return Err(VerifyError::Yanked {
@@ -231,6 +245,59 @@ impl Verifier {
             archive: p.archive,
         })
     }
+}
+
+impl Verifier {
+    /// The most specific reason a signature that does not verify can be given.
+    fn explain_bad_signature(&self, p: &Prepared, input: &VersionInput<'_>) -> VerifyError {
+        let message = p.message(input);
+        // Signed, validly, by a key the root trusts, but not the declared one.
+        if let Some(other) = self.root.keys().find(|k| k.key_id != p.key_id && k.key.verify(message, &p.signature)) {
+            return VerifyError::SignatureWrongKey { declared: p.key_id.clone(), actual: other.key_id.clone() };
+        }
+        // The declared key's signature over this pack.json as it read for another version.
+        if p.method == SigningMethod::Manual {
+            let version = &p.manifest.version;
+            for other in input.other_versions.iter().filter(|v| *v != version) {
+                if with_version(message, version, other).iter().any(|m| p.key.verify(m, &p.signature)) {
+                    return VerifyError::SignatureReused {
+                        name: p.manifest.name.clone(),
+                        version: version.clone(),
+                        from_version: other.clone(),
+                    };
+                }
+            }
+        }
+        let subject = match p.method {
+            SigningMethod::Manual => "pack.json",
+            SigningMethod::Tarball => "tarball",
+        };
+        VerifyError::SignatureInvalid { subject: subject.into(), key_id: p.key_id.clone() }
+    }
+}
+
+/// `pack.json` as it would have read with `other` as its version, in the layouts a publisher
+/// signs: the same bytes with the version string replaced, and the canonical compact and
+/// pretty forms. Bounded: at most three candidates per other version.
+fn with_version(pack_json: &[u8], version: &str, other: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(3);
+    if let Ok(text) = std::str::from_utf8(pack_json) {
+        for sep in [":", ": "] {
+            let from = format!("\"version\"{sep}\"{version}\"");
+            if text.contains(&from) {
+                out.push(text.replacen(&from, &format!("\"version\"{sep}\"{other}\""), 1).into_bytes());
+                break;
+            }
+        }
+    }
+    if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(pack_json)
+        && let Some(obj) = value.as_object_mut()
+    {
+        obj.insert("version".into(), serde_json::Value::String(other.to_string()));
+        out.push(crate::canonical::to_canonical_vec(&value));
+        out.push((crate::canonical::to_canonical_pretty(&value) + "\n").into_bytes());
+    }
+    out
 }
 
 fn same_identity(expected_name: &str, expected_version: &str, name: &str, version: &str) -> Result<(), VerifyError> {

@@ -19,10 +19,14 @@ use super::{Server, binary, run};
 const REGISTRY_ID: &str = "https://packs.example.com";
 
 fn pack_json(name: &str, version: &str) -> Vec<u8> {
+    pack_json_by(name, version, "acme-1")
+}
+
+fn pack_json_by(name: &str, version: &str, key_id: &str) -> Vec<u8> {
     to_canonical_vec(&json!({
         "name": name, "version": version, "description": "hostile test", "license": "MIT",
         "engines": {"openwop": ">=1.0.0"},
-        "signing": {"method": "manual", "publicKeyRef": "acme-1", "signatureRef": "keys/pack.json.sig"}
+        "signing": {"method": "manual", "publicKeyRef": key_id, "signatureRef": "keys/pack.json.sig"}
     }))
 }
 
@@ -45,9 +49,31 @@ struct Case {
     tgz: Vec<u8>,
     sig: Vec<u8>,
     code: &'static str,
+    /// The signer the served manifest names.
+    key_id: &'static str,
+    /// A legitimate 1.0.0 that exists first (signed, published, served); the hostile version is
+    /// then 1.0.1. The replay and swap cases need one.
+    predecessor: Option<(Vec<u8>, Vec<u8>)>,
 }
 
-fn cases(acme: &PrivateKey) -> Vec<Case> {
+impl Case {
+    fn new(label: &str, name: &str, tgz: Vec<u8>, sig: Vec<u8>, code: &'static str) -> Self {
+        Case { label: label.into(), name: name.into(), tgz, sig, code, key_id: "acme-1", predecessor: None }
+    }
+
+    fn version(&self) -> &'static str {
+        if self.predecessor.is_some() { "1.0.1" } else { "1.0.0" }
+    }
+}
+
+/// A legitimately signed `name@1.0.0`: its tarball and signature.
+fn legit(acme: &PrivateKey, name: &str) -> (Vec<u8>, Vec<u8>) {
+    let pj = pack_json(name, "1.0.0");
+    let sig = signed(acme, &pj);
+    (tgz(&pj, &sig), sig)
+}
+
+fn cases(acme: &PrivateKey, beta: &PrivateKey) -> Vec<Case> {
     let mut out = Vec::new();
     for (i, h) in hostile_tarballs(&pack_json("vendor.acme.h00", "1.0.0"), &[0u8; 64]).into_iter().enumerate() {
         // Rebuild each case around its own name, with a real signature, so only the hostile
@@ -56,108 +82,115 @@ fn cases(acme: &PrivateKey) -> Vec<Case> {
         let pj = pack_json(&name, "1.0.0");
         let sig = signed(acme, &pj);
         let tgz = hostile_tarballs(&pj, &sig).swap_remove(i).tgz;
-        out.push(Case { label: h.label.to_string(), name, tgz, sig, code: h.code });
+        out.push(Case::new(h.label, &name, tgz, sig, h.code));
     }
-    let stranger = PrivateKey::from_seed([99; 32]);
+    // Signed by another publisher the registry trusts, while naming acme-1 as the signer.
     let pj = pack_json("vendor.acme.wrongkey", "1.0.0");
-    let sig = signed(&stranger, &pj);
-    out.push(Case {
-        label: "wrong key".into(),
-        name: "vendor.acme.wrongkey".into(),
-        tgz: tgz(&pj, &sig),
-        sig,
-        code: "pack_signature_invalid",
-    });
+    let sig = signed(beta, &pj);
+    out.push(Case::new("wrong key", "vendor.acme.wrongkey", tgz(&pj, &sig), sig, "pack_signature_wrong_key"));
+    // Signed by a key nobody vouches for, and naming it.
+    let pj = pack_json_by("vendor.acme.strangerkey", "1.0.0", "stranger-1");
+    let sig = signed(&PrivateKey::from_seed([99; 32]), &pj);
+    let mut stranger = Case::new("unknown key", "vendor.acme.strangerkey", tgz(&pj, &sig), sig, "pack_key_unknown");
+    stranger.key_id = "stranger-1";
+    out.push(stranger);
     let pj = pack_json("vendor.other.tools", "1.0.0");
     let sig = signed(acme, &pj);
-    out.push(Case {
-        label: "key outside its namespace".into(),
-        name: "vendor.other.tools".into(),
-        tgz: tgz(&pj, &sig),
+    out.push(Case::new(
+        "key outside its namespace",
+        "vendor.other.tools",
+        tgz(&pj, &sig),
         sig,
-        code: "pack_namespace_unauthorized",
-    });
+        "pack_namespace_unauthorized",
+    ));
     let pj = pack_json("vendor.acme.otherbytes", "1.0.0");
     let sig = signed(acme, b"some other bytes");
-    out.push(Case {
-        label: "signature over other bytes".into(),
-        name: "vendor.acme.otherbytes".into(),
-        tgz: tgz(&pj, &sig),
+    out.push(Case::new(
+        "signature over other bytes",
+        "vendor.acme.otherbytes",
+        tgz(&pj, &sig),
         sig,
-        code: "pack_signature_invalid",
-    });
-    let original = pack_json("vendor.acme.swapped", "1.0.0");
-    let sig = signed(acme, &original);
-    let mut swapped: Value = serde_json::from_slice(&original).unwrap();
-    swapped["description"] = json!("swapped after signing");
-    let swapped = to_canonical_vec(&swapped);
-    out.push(Case {
-        label: "swapped pack.json".into(),
-        name: "vendor.acme.swapped".into(),
-        tgz: tgz(&swapped, &sig),
-        sig,
-        code: "pack_signature_invalid",
-    });
-    let sig = signed(acme, &pack_json("vendor.acme.reused", "1.0.0"));
+        "pack_signature_invalid",
+    ));
+    // 1.0.1's tarball carrying 1.0.0's signed pack.json (and so 1.0.0's declared contents).
+    let (old_tgz, old_sig) = legit(acme, "vendor.acme.swapped");
+    let old_pj = pack_json("vendor.acme.swapped", "1.0.0");
+    let mut swapped = Case::new(
+        "swapped pack.json",
+        "vendor.acme.swapped",
+        tgz(&old_pj, &old_sig),
+        old_sig.clone(),
+        "manifest_version_mismatch",
+    );
+    swapped.predecessor = Some((old_tgz, old_sig));
+    out.push(swapped);
+    // 1.0.1's own pack.json with 1.0.0's signature.
+    let (old_tgz, old_sig) = legit(acme, "vendor.acme.reused");
     let pj = pack_json("vendor.acme.reused", "1.0.1");
-    out.push(Case {
-        label: "signature reused from another version".into(),
-        name: "vendor.acme.reused".into(),
-        tgz: tgz(&pj, &sig),
-        sig,
-        code: "pack_signature_invalid",
-    });
+    let mut reused = Case::new(
+        "signature reused from another version",
+        "vendor.acme.reused",
+        tgz(&pj, &old_sig),
+        old_sig.clone(),
+        "pack_signature_reused",
+    );
+    reused.predecessor = Some((old_tgz, old_sig));
+    out.push(reused);
     let pj = pack_json("vendor.acme.realname", "1.0.0");
     let sig = signed(acme, &pj);
-    out.push(Case {
-        label: "manifest name differs from the URL".into(),
-        name: "vendor.acme.urlname".into(),
-        tgz: tgz(&pj, &sig),
+    out.push(Case::new(
+        "manifest name differs from the URL",
+        "vendor.acme.urlname",
+        tgz(&pj, &sig),
         sig,
-        code: "manifest_name_mismatch",
-    });
+        "manifest_name_mismatch",
+    ));
     out
 }
 
-fn version_of(case: &Case) -> &'static str {
-    if case.name == "vendor.acme.reused" { "1.0.1" } else { "1.0.0" }
-}
-
-/// Writes one version into a static registry tree, as a hostile registry would serve it.
+/// Writes one case into a static registry tree, as a hostile registry would serve it: its
+/// legitimate predecessor first, if it has one, then the hostile version.
 fn put_in_tree(tree: &Path, case: &Case, registry_key: &PrivateKey, index: &mut Vec<Value>) {
-    let version = version_of(case);
     let dir = tree.join("v1/packs").join(&case.name);
     std::fs::create_dir_all(dir.join("-")).unwrap();
-    let integrity = Integrity::of(&case.tgz).to_string();
-    // The served manifest claims the URL's name and version; the tarball may say otherwise.
-    let manifest = json!({
-        "name": case.name, "version": version, "description": "hostile test", "engines": {"openwop": ">=1.0.0"},
-        "signing": {"method": "manual", "publicKeyRef": "acme-1", "signatureRef": "keys/pack.json.sig"},
-        "integrity": integrity,
-    });
-    let statement = StatementDocument {
-        doc_type: "openwop.version-statement".into(),
-        registry: REGISTRY_ID.into(),
-        name: case.name.clone(),
-        version: version.into(),
-        integrity: integrity.clone(),
-        published_at: pack_verify::trust::format_time(time_now()),
-        signing_key_id: "acme-1".into(),
-        signing_method: "manual".into(),
-        keychain_version: Some(1),
+    let mut versions = Vec::new();
+    let mut put = |version: &str, tgz: &[u8], sig: &[u8]| {
+        let integrity = Integrity::of(tgz).to_string();
+        // The served manifest claims the URL's name and version; the tarball may say otherwise.
+        let manifest = json!({
+            "name": case.name, "version": version, "description": "hostile test", "engines": {"openwop": ">=1.0.0"},
+            "signing": {"method": "manual", "publicKeyRef": case.key_id, "signatureRef": "keys/pack.json.sig"},
+            "integrity": integrity,
+        });
+        let statement = StatementDocument {
+            doc_type: "openwop.version-statement".into(),
+            registry: REGISTRY_ID.into(),
+            name: case.name.clone(),
+            version: version.into(),
+            integrity: integrity.clone(),
+            published_at: pack_verify::trust::format_time(time_now()),
+            signing_key_id: case.key_id.into(),
+            signing_method: "manual".into(),
+            keychain_version: Some(1),
+        }
+        .sign("registry-1", registry_key)
+        .to_json();
+        std::fs::write(dir.join(format!("-/{version}.json")), manifest.to_string()).unwrap();
+        std::fs::write(dir.join(format!("-/{version}.tgz")), tgz).unwrap();
+        std::fs::write(dir.join(format!("-/{version}.sig")), sig).unwrap();
+        std::fs::write(dir.join(format!("-/{version}.statement.json")), statement).unwrap();
+        versions.push(json!({
+            "version": version, "integrity": integrity, "yanked": false, "deprecated": false,
+            "manifestUrl": format!("/v1/packs/{}/-/{version}.json", case.name),
+        }));
+    };
+    if let Some((tgz, sig)) = &case.predecessor {
+        put("1.0.0", tgz, sig);
     }
-    .sign("registry-1", registry_key)
-    .to_json();
-    std::fs::write(dir.join(format!("-/{version}.json")), manifest.to_string()).unwrap();
-    std::fs::write(dir.join(format!("-/{version}.tgz")), &case.tgz).unwrap();
-    std::fs::write(dir.join(format!("-/{version}.sig")), &case.sig).unwrap();
-    std::fs::write(dir.join(format!("-/{version}.statement.json")), statement).unwrap();
-    let pack_index = json!({"name": case.name, "versions": [{
-        "version": version, "integrity": integrity, "yanked": false, "deprecated": false,
-        "manifestUrl": format!("/v1/packs/{}/-/{version}.json", case.name),
-    }], "latest": version});
+    put(case.version(), &case.tgz, &case.sig);
+    let pack_index = json!({"name": case.name, "versions": versions, "latest": case.version()});
     std::fs::write(dir.join("index.json"), pack_index.to_string()).unwrap();
-    index.push(json!({"name": case.name, "latestVersion": version}));
+    index.push(json!({"name": case.name, "latestVersion": case.version()}));
 }
 
 fn time_now() -> time_shim::OffsetDateTime {
@@ -183,8 +216,10 @@ fn every_hostile_pack_is_refused_by_verifier_publish_and_install() {
     run(in_dir(&pack).args(["keys", "root-init", "--registry", REGISTRY_ID, "--out-dir", "ops/root"]));
     run(in_dir(&pack).args(["keygen", "--name", "registry-1"]));
     run(in_dir(&pack).args(["keygen", "--name", "acme-1"]));
+    run(in_dir(&pack).args(["keygen", "--name", "beta-1"]));
     let spec = json!({"registry": REGISTRY_ID, "keys": [
         {"keyId": "acme-1", "publicKeyFile": "acme-1.pub", "roles": ["publisher"], "permittedNamespaces": ["vendor.acme.*"]},
+        {"keyId": "beta-1", "publicKeyFile": "beta-1.pub", "roles": ["publisher"], "permittedNamespaces": ["vendor.beta.*"]},
         {"keyId": "registry-1", "publicKeyFile": "registry-1.pub", "roles": ["registry"]}]});
     std::fs::write(d.join("keychain.json"), spec.to_string()).unwrap();
     run(in_dir(&pack).args([
@@ -202,7 +237,7 @@ fn every_hostile_pack_is_refused_by_verifier_publish_and_install() {
     let key = |file: &str| PrivateKey::from_pkcs8_pem(&std::fs::read_to_string(d.join(file)).unwrap()).unwrap();
     let acme = key("acme-1.key");
     let registry_key = key("registry-1.key");
-    let cases = cases(&acme);
+    let cases = cases(&acme, &key("beta-1.key"));
 
     // 1. pack-verify over a hostile static tree: every version fails with its own code.
     let tree = d.join("tree");
@@ -223,14 +258,29 @@ fn every_hostile_pack_is_refused_by_verifier_publish_and_install() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let codes: BTreeMap<String, String> = report["results"]
+    let codes: BTreeMap<(String, String), String> = report["results"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["name"].as_str().unwrap().to_string(), r["error"].as_str().unwrap_or("ok").to_string()))
+        .map(|r| {
+            let at = (r["name"].as_str().unwrap().to_string(), r["version"].as_str().unwrap().to_string());
+            (at, r["error"].as_str().unwrap_or("ok").to_string())
+        })
         .collect();
     for case in &cases {
-        assert_eq!(codes.get(&case.name).map(String::as_str), Some(case.code), "pack-verify: {}", case.label);
+        let at = |v: &str| codes.get(&(case.name.clone(), v.to_string())).map(String::as_str);
+        assert_eq!(at(case.version()), Some(case.code), "pack-verify: {}", case.label);
+        if case.predecessor.is_some() {
+            assert_eq!(at("1.0.0"), Some("ok"), "pack-verify: {} (the legitimate 1.0.0)", case.label);
+        }
+    }
+    // Each key, signature and identity attack has a code of its own, shared with no other case
+    // (variants of one tarball trick, such as two kinds of path traversal, share theirs).
+    let corpus = hostile_tarballs(b"{}", &[0u8; 64]).len();
+    for (i, case) in cases.iter().enumerate().skip(corpus) {
+        for (j, other) in cases.iter().enumerate() {
+            assert!(i == j || other.code != case.code, "`{}` and `{}` share {}", case.label, other.label, case.code);
+        }
     }
 
     // 2. Publish: every case refused with its code; no version becomes visible.
@@ -270,8 +320,18 @@ fn every_hostile_pack_is_refused_by_verifier_publish_and_install() {
         .unwrap();
     assert_eq!(resp.status(), 201);
     for case in &cases {
+        if let Some((tgz, _)) = &case.predecessor {
+            let resp = client
+                .put(format!("{base}/v1/packs/{}/-/1.0.0.tgz", case.name))
+                .bearer_auth(&publisher)
+                .header("content-type", "application/gzip")
+                .body(tgz.clone())
+                .send()
+                .unwrap();
+            assert_eq!(resp.status(), 201, "publish the legitimate {}@1.0.0", case.name);
+        }
         let resp = client
-            .put(format!("{base}/v1/packs/{}/-/{}.tgz", case.name, version_of(case)))
+            .put(format!("{base}/v1/packs/{}/-/{}.tgz", case.name, case.version()))
             .bearer_auth(&publisher)
             .header("content-type", "application/gzip")
             .body(case.tgz.clone())
@@ -281,7 +341,15 @@ fn every_hostile_pack_is_refused_by_verifier_publish_and_install() {
         let body: Value = resp.json().unwrap_or(Value::Null);
         assert!(status.is_client_error(), "publish {}: {status} {body}", case.label);
         assert_eq!(body["error"], case.code, "publish {}: {body}", case.label);
-        assert_eq!(client.get(format!("{base}/v1/packs/{}", case.name)).send().unwrap().status(), 404);
+        let listed = client.get(format!("{base}/v1/packs/{}", case.name)).send().unwrap();
+        if case.predecessor.is_some() {
+            let listed: Value = listed.json().unwrap();
+            let versions: Vec<&str> =
+                listed["versions"].as_array().unwrap().iter().filter_map(|v| v["version"].as_str()).collect();
+            assert_eq!(versions, ["1.0.0"], "publish {}: only the legitimate version is visible", case.label);
+        } else {
+            assert_eq!(listed.status(), 404);
+        }
     }
     // The name-mismatch case only exists at publish: a tarball under another pack's URL.
     let pj = pack_json("vendor.acme.realname", "1.0.0");
@@ -322,7 +390,7 @@ fn every_hostile_pack_is_refused_by_verifier_publish_and_install() {
     for case in &cases {
         let host = d.join(format!("host-{}", case.name));
         let out = in_dir(&pack)
-            .args(["--json", "install", &format!("{}@{}", case.name, version_of(case)), "--host-dir"])
+            .args(["--json", "install", &format!("{}@{}", case.name, case.version()), "--host-dir"])
             .arg(&host)
             .output()
             .unwrap();

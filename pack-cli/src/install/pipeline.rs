@@ -219,7 +219,14 @@ fn fetch_one(
 }
 
 /// Verifies one fetched version completely; nothing is extracted unless this passes.
-pub fn verify_one(verifier: &Verifier, pack: &LockedPack, files: &CachedVersion) -> CliResult<InstallItem> {
+/// `other_versions` (the pack's other versions, where known) only sharpen the error when the
+/// signature is a replay from another version.
+pub fn verify_one(
+    verifier: &Verifier,
+    pack: &LockedPack,
+    files: &CachedVersion,
+    other_versions: &[String],
+) -> CliResult<InstallItem> {
     let version = pack.version.to_string();
     let at = |e: pack_verify::error::VerifyError| {
         let mut err = CliError::from_verify(&e);
@@ -247,6 +254,7 @@ pub fn verify_one(verifier: &Verifier, pack: &LockedPack, files: &CachedVersion)
             signature: &files.signature,
             statement: files.statement.as_deref(),
             expected: Some((&pack.name, &version)),
+            other_versions,
         })
         .map_err(at)?;
     Ok(InstallItem {
@@ -273,11 +281,29 @@ pub fn verify_all(
             verifiers.insert(registry.url.clone(), Verifier::new(trust_root(registry, cache)?));
         }
         let Some(verifier) = verifiers.get(&registry.url) else { continue };
-        let mut item = verify_one(verifier, pack, files)?;
+        let mut item = match verify_one(verifier, pack, files, &[]) {
+            // A bad signature: ask the registry which other versions exist, to tell a replayed
+            // signature from a forged one (the failure path only; nothing more is trusted).
+            Err(e) if e.code == "pack_signature_invalid" => {
+                let others = registry.client.as_ref().and_then(|c| listed_versions(c, &pack.name));
+                match others {
+                    Some(others) => verify_one(verifier, pack, files, &others)?,
+                    None => return Err(e),
+                }
+            }
+            other => other?,
+        };
         item.source = registry.url.clone();
         out.push(item);
     }
     Ok(out)
+}
+
+/// The versions a registry's pack index lists, or `None` if it cannot be read.
+fn listed_versions(client: &crate::registry::RegistryClient, name: &str) -> Option<Vec<String>> {
+    let index = client.pack_index(name).ok()??;
+    let rows = index.get("versions")?.as_array()?;
+    Some(rows.iter().filter_map(|r| r.get("version")?.as_str().map(str::to_string)).collect())
 }
 
 /// Peers of every pack against the host: `(missing required, degraded optional)` per pack.

@@ -134,6 +134,7 @@ pub fn verify(opts: &VerifyOptions) -> CliResult<Verified> {
             signature: &signature,
             statement: statement.as_deref(),
             expected: None,
+            other_versions: &[],
         })
         .map_err(|e| CliError::from_verify(&e).at(&opts.tarball))?;
     Ok(Verified { version, manifest_synthesised: synthesised, warnings })

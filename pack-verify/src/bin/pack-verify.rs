@@ -197,6 +197,7 @@ fn main() -> ExitCode {
                     signature: &sig,
                     statement: statement.as_deref(),
                     expected: None,
+                    other_versions: &[],
                 })?;
                 save_state(&trust, &loaded.state)?;
                 Ok::<_, VerifyError>(verified)

@@ -14,6 +14,7 @@ fn verify(v: &FixtureVersion) -> Result<pack_verify::VerifiedVersion, VerifyErro
         signature: &v.signature,
         statement: None,
         expected: Some((&v.name, &v.version)),
+        other_versions: &[],
     })
 }
 
@@ -158,6 +159,7 @@ fn tampering_fails_with_its_own_code() {
         signature: &v.signature,
         statement: None,
         expected: Some(("core.openwop.flow", "9.9.9")),
+        other_versions: &[],
     });
     assert_eq!(r.err().map(|e| e.code()), Some("manifest_version_mismatch"));
 
@@ -187,6 +189,7 @@ fn legacy_tarball_convention_is_checked_over_the_tgz() {
         signature: &v.signature,
         statement: None,
         expected: None,
+        other_versions: &[],
     });
     assert_eq!(r.err().map(|e| e.code()), Some("pack_yanked"));
 }

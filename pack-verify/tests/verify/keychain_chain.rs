@@ -129,6 +129,7 @@ fn verify(root: pack_verify::TrustRoot, p: &Published) -> Result<pack_verify::Ve
         signature: &p.signature,
         statement: Some(&p.statement),
         expected: None,
+        other_versions: &[],
     })
 }
 
@@ -160,6 +161,7 @@ fn full_chain_verifies_and_binds_integrity() {
         signature: &p.signature,
         statement: None,
         expected: None,
+        other_versions: &[],
     });
     assert_eq!(code(r), "registry_statement_missing");
 

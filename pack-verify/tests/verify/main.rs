@@ -10,3 +10,4 @@ mod fixture_registry;
 mod hostile_tar;
 mod keychain_chain;
 mod properties;
+mod signature_diagnosis;

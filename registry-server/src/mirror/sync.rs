@@ -402,6 +402,7 @@ async fn take_version(
             signature: &s,
             statement: st.as_deref(),
             expected: Some((&n, &v)),
+            other_versions: &[],
         })
     })
     .await

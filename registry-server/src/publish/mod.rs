@@ -234,15 +234,26 @@ pub async fn publish(registry: &Registry, req: PublishRequest<'_>) -> Result<Pub
         .to_json()
     });
     let verifier = Verifier::new(root);
-    verifier
-        .verify(&VersionInput {
-            manifest: manifest_text.as_bytes(),
-            tarball: &req.body,
-            signature: &signature,
-            statement: statement.as_deref().map(str::as_bytes),
-            expected: Some((req.name, req.version)),
-        })
-        .map_err(|e| verify_refusal(&format!("{}@{}", req.name, req.version), e))?;
+    let input = VersionInput {
+        manifest: manifest_text.as_bytes(),
+        tarball: &req.body,
+        signature: &signature,
+        statement: statement.as_deref().map(str::as_bytes),
+        expected: Some((req.name, req.version)),
+        other_versions: &[],
+    };
+    let refused = |e| verify_refusal(&format!("{}@{}", req.name, req.version), e);
+    match verifier.verify(&input) {
+        Ok(_) => {}
+        // A bad signature: the versions already published tell a replay from a forgery.
+        Err(e @ pack_verify::error::VerifyError::SignatureInvalid { .. }) => {
+            let others: Vec<String> =
+                registry.storage().db.versions_of(req.name).await?.into_iter().map(|v| v.version).collect();
+            verifier.verify(&VersionInput { other_versions: &others, ..input }).map_err(refused)?;
+            return Err(refused(e));
+        }
+        Err(e) => return Err(refused(e)),
+    }
 
     // Namespace reservation and conflicts.
     let db = &registry.storage().db;

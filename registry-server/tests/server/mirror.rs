@@ -252,6 +252,7 @@ async fn upstream_mirror_client_chain() {
                 signature: &sig,
                 statement: Some(&statement),
                 expected: Some(("vendor.acme.tools", "1.1.0")),
+                other_versions: &[],
             })
             .unwrap();
 

@@ -111,6 +111,7 @@ async fn publish_serve_and_lifecycle() {
             signature: &sig,
             statement: Some(&statement),
             expected: Some((name, "1.0.0")),
+            other_versions: &[],
         };
         verifier.verify(&input).unwrap();
         input.statement = None;
@@ -462,6 +463,7 @@ async fn keychain_uploads_grow_and_rotate_keys() {
                 signature: &files[2],
                 statement: Some(&files[3]),
                 expected: Some(("vendor.acme.new", "1.0.0")),
+                other_versions: &[],
             })
             .unwrap();
 
