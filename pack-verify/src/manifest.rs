@@ -69,7 +69,9 @@ impl PackJson {
         let name = str_field(obj, "name").ok_or_else(|| invalid("pack.json has no string `name`".into()))?;
         let version = str_field(obj, "version").ok_or_else(|| invalid("pack.json has no string `version`".into()))?;
         let signing = SigningBlock::from_value(obj.get("signing").unwrap_or(&Value::Null), "pack.json")?;
-        Ok(PackJson { name: name.to_string(), version: version.to_string(), signing, value: value.clone() })
+        let (name, version) = (name.to_string(), version.to_string());
+        // The borrows end above, so the document moves in instead of being deep-copied.
+        Ok(PackJson { name, version, signing, value })
     }
 }
 
@@ -128,17 +130,10 @@ impl VersionManifest {
         let deprecated = obj.get("deprecated").and_then(Value::as_bool).unwrap_or(false)
             || obj.get("versionDeprecated").and_then(Value::as_bool).unwrap_or(false)
             || obj.get("deprecation").and_then(|d| d.get("deprecated")).and_then(Value::as_bool).unwrap_or(false);
-        Ok(VersionManifest {
-            name: name.to_string(),
-            version: version.to_string(),
-            integrity,
-            signing,
-            published_at: str_field(obj, "publishedAt").map(str::to_string),
-            yanked,
-            yanked_reason,
-            deprecated,
-            value: value.clone(),
-        })
+        let (name, version) = (name.to_string(), version.to_string());
+        let published_at = str_field(obj, "publishedAt").map(str::to_string);
+        // The borrows end above, so the document moves in instead of being deep-copied.
+        Ok(VersionManifest { name, version, integrity, signing, published_at, yanked, yanked_reason, deprecated, value })
     }
 }
 
