@@ -287,13 +287,20 @@ pub async fn publish(registry: &Registry, req: PublishRequest<'_>) -> Result<Pub
     let files: Vec<(&str, &[u8])> = archive.files().iter().map(|f| (f.path.as_str(), f.data.as_slice())).collect();
     let sbom = sbom::version_sbom(&manifest, &req.body, &files);
     let tarball_size = i64::try_from(req.body.len()).unwrap_or(i64::MAX);
-    let tarball_blob = blobs.put(req.body.clone()).await?;
-    let signature_blob = blobs.put(Bytes::from(signature)).await?;
-    let sbom_blob = Some(blobs.put(Bytes::from(sbom)).await?);
-    let statement_blob = match statement {
-        Some(text) => Some(blobs.put(Bytes::from(text)).await?),
-        None => None,
+    // The blobs are independent: store them concurrently (one round trip to S3, not four).
+    let statement_put = async {
+        match statement {
+            Some(text) => blobs.put(Bytes::from(text)).await.map(Some),
+            None => Ok(None),
+        }
     };
+    let (tarball_blob, signature_blob, sbom_blob, statement_blob) = tokio::try_join!(
+        blobs.put(req.body.clone()),
+        blobs.put(Bytes::from(signature)),
+        blobs.put(Bytes::from(sbom)),
+        statement_put,
+    )?;
+    let sbom_blob = Some(sbom_blob);
     let parsed = semver::Version::parse(req.version).map_err(|e| bad("invalid_version", e.to_string()))?;
     let row = VersionRow {
         name: req.name.to_string(),
