@@ -115,7 +115,13 @@ fn main() {
     let mut state = TrustState::new();
     let report = verify_registry(
         &source,
-        RegistryCheck { bundle: &bundle, state: &mut state, clock: &SystemClock, policy: ExpiryPolicy::Enforce },
+        RegistryCheck {
+            bundle: &bundle,
+            state: &mut state,
+            clock: &SystemClock,
+            policy: ExpiryPolicy::Enforce,
+            jobs: 0,
+        },
     )
     .expect("verify_registry runs over the fixture registry");
     eprintln!("verify_registry({}): {} verified, {} failed", registry_dir.display(), report.verified, report.failed);

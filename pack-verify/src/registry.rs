@@ -100,6 +100,8 @@ pub struct RegistryCheck<'a> {
     pub clock: &'a dyn Clock,
     /// Expiry policy.
     pub policy: ExpiryPolicy,
+    /// Verification threads (0: one per available core).
+    pub jobs: usize,
 }
 
 /// A pack name safe to put in a path (the registry tree is hostile input too).
@@ -153,7 +155,7 @@ pub fn verify_registry(
 ) -> Result<RegistryReport, VerifyError> {
     let root = resolve_trust(source, &mut check)?;
     let warnings: Vec<String> = root.warnings().iter().map(TrustWarning::to_string).collect();
-    let verifier = Verifier::new(root);
+    let verifier = Verifier::new(root).jobs(check.jobs);
     let index = json(&fetch_required(source, "/v1/index.json")?, "/v1/index.json")?;
     let names: Vec<String> = index
         .get("packs")

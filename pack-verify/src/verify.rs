@@ -79,6 +79,8 @@ pub struct Verifier {
     root: TrustRoot,
     limits: TarLimits,
     refuse_yanked: bool,
+    /// Worker threads for [`Verifier::verify_all`]; 0 means one per available core.
+    jobs: usize,
 }
 
 /// Everything but the signature equation, done.
@@ -105,7 +107,13 @@ impl Verifier {
     /// A verifier for `root` with default limits that reports, but does not refuse, yanked
     /// versions.
     pub fn new(root: TrustRoot) -> Self {
-        Verifier { root, limits: TarLimits::default(), refuse_yanked: false }
+        Verifier { root, limits: TarLimits::default(), refuse_yanked: false, jobs: 0 }
+    }
+
+    /// Limits [`Verifier::verify_all`] to `jobs` threads (0: one per available core).
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs;
+        self
     }
 
     /// Uses other tarball limits.
@@ -140,7 +148,8 @@ impl Verifier {
     /// Verifies many versions: preparation runs on all cores, then every signature goes through
     /// one batch equation (see [`verify_batch`]). Results come back in input order.
     pub fn verify_all(&self, inputs: &[VersionInput<'_>]) -> Vec<Result<VerifiedVersion, VerifyError>> {
-        let workers = thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(inputs.len().max(1));
+        let cores = thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let workers = if self.jobs == 0 { cores } else { self.jobs }.min(inputs.len().max(1));
         let chunk = inputs.len().div_ceil(workers).max(1);
         let prepared: Vec<Result<Prepared, VerifyError>> = thread::scope(|s| {
             let handles: Vec<_> = inputs

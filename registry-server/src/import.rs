@@ -190,7 +190,13 @@ async fn verify_tree(tree: PathBuf, bundle: TrustBundle) -> Result<(), RegistryE
         let mut state = TrustState::new();
         verify_registry(
             &DirSource::new(tree),
-            RegistryCheck { bundle: &bundle, state: &mut state, clock: &SystemClock, policy: ExpiryPolicy::Enforce },
+            RegistryCheck {
+                bundle: &bundle,
+                state: &mut state,
+                clock: &SystemClock,
+                policy: ExpiryPolicy::Enforce,
+                jobs: 0,
+            },
         )
     })
     .await

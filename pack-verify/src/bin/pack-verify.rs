@@ -38,6 +38,9 @@ enum Command {
     Registry {
         /// Directory holding `v1/index.json`, or the registry's base URL.
         source: String,
+        /// Verification threads (default: one per core; 1 verifies one version at a time).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
         #[command(flatten)]
         trust: TrustArgs,
     },
@@ -118,7 +121,7 @@ fn policy(args: &TrustArgs) -> ExpiryPolicy {
     if args.allow_expired_metadata { ExpiryPolicy::AllowExpired } else { ExpiryPolicy::Enforce }
 }
 
-fn run_registry(source: &str, args: &TrustArgs) -> Result<RegistryReport, VerifyError> {
+fn run_registry(source: &str, jobs: usize, args: &TrustArgs) -> Result<RegistryReport, VerifyError> {
     let mut loaded = load_trust(args)?;
     let src: Box<dyn RegistrySource> = if source.starts_with("http://") || source.starts_with("https://") {
         let client = reqwest::blocking::Client::builder()
@@ -137,7 +140,13 @@ fn run_registry(source: &str, args: &TrustArgs) -> Result<RegistryReport, Verify
     };
     let report = verify_registry(
         src.as_ref(),
-        RegistryCheck { bundle: &loaded.bundle, state: &mut loaded.state, clock: &SystemClock, policy: policy(args) },
+        RegistryCheck {
+            bundle: &loaded.bundle,
+            state: &mut loaded.state,
+            clock: &SystemClock,
+            policy: policy(args),
+            jobs,
+        },
     )?;
     save_state(args, &loaded.state)?;
     Ok(report)
@@ -154,7 +163,7 @@ fn print_error(e: &VerifyError, json_out: bool) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Registry { source, trust } => match run_registry(&source, &trust) {
+        Command::Registry { source, jobs, trust } => match run_registry(&source, jobs, &trust) {
             Ok(report) => {
                 if trust.json {
                     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

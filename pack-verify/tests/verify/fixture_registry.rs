@@ -53,7 +53,13 @@ fn every_fixture_version_verifies_with_the_shipped_bundle() {
     let mut state = TrustState::new();
     let report = verify_registry(
         &DirSource::new(&dir),
-        RegistryCheck { bundle: &bundle, state: &mut state, clock: &SystemClock, policy: ExpiryPolicy::Enforce },
+        RegistryCheck {
+            bundle: &bundle,
+            state: &mut state,
+            clock: &SystemClock,
+            policy: ExpiryPolicy::Enforce,
+            jobs: 0,
+        },
     )
     .expect("registry walk");
     let failures: Vec<_> = report.results.iter().filter(|r| !r.ok).collect();
@@ -213,7 +219,13 @@ fn a_tampered_tree_is_reported_per_version() {
     let mut state = TrustState::new();
     let report = verify_registry(
         &DirSource::new(tmp.path()),
-        RegistryCheck { bundle: &bundle, state: &mut state, clock: &SystemClock, policy: ExpiryPolicy::Enforce },
+        RegistryCheck {
+            bundle: &bundle,
+            state: &mut state,
+            clock: &SystemClock,
+            policy: ExpiryPolicy::Enforce,
+            jobs: 0,
+        },
     )
     .expect("walk");
     let failed: Vec<(String, String, Option<String>)> =

@@ -88,8 +88,13 @@ async fn export_reproduces_the_fixture_tree_and_verifies() {
         // The export is a registry pack-verify accepts whole.
         let bundle = TrustBundle::reference().unwrap();
         let mut state = TrustState::new();
-        let check =
-            RegistryCheck { bundle: &bundle, state: &mut state, clock: &SystemClock, policy: ExpiryPolicy::Enforce };
+        let check = RegistryCheck {
+            bundle: &bundle,
+            state: &mut state,
+            clock: &SystemClock,
+            policy: ExpiryPolicy::Enforce,
+            jobs: 0,
+        };
         let report = verify_registry(&DirSource::new(&target), check).unwrap();
         assert_eq!((report.verified, report.failed), (241, 0), "{:?}", stack.kind);
 
