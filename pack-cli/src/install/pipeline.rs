@@ -34,7 +34,11 @@ pub struct LockOptions {
 }
 
 fn resolve_error(e: &ResolveError) -> CliError {
-    let exit_verification = matches!(e.code(), "pack_dependency_conflict" | "pack_dependency_cycle");
+    // Conflicts, cycles and a registry refusing the token exit 1; the rest are usage errors.
+    let exit_verification = matches!(
+        e.code(),
+        "pack_dependency_conflict" | "pack_dependency_cycle" | "unauthenticated" | "key_expired" | "key_revoked"
+    );
     let mut err = if exit_verification {
         CliError::verification(e.code(), e.to_string(), e.hint())
     } else {

@@ -49,6 +49,15 @@ pub struct RegistryIndex<'a> {
 }
 
 fn unreachable(registry: &str, e: &crate::registry::RegistryError) -> ResolveError {
+    if e.status == Some(401) {
+        // A token pack sent was refused: keep the registry's code (its message says what to do).
+        let code = match e.code.as_str() {
+            "key_expired" => "key_expired",
+            "key_revoked" => "key_revoked",
+            _ => "unauthenticated",
+        };
+        return ResolveError::Index { code, message: format!("{registry}: {e}") };
+    }
     if e.is_unreachable() {
         ResolveError::RegistryUnreachable { registry: registry.to_string(), reason: e.to_string() }
     } else {

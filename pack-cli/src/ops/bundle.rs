@@ -280,7 +280,10 @@ fn from_registry(
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default();
+        // Roles are the bundle's own (a registry tree does not state them): keep them.
+        let roles = bundle.keys.iter().find(|k| k.key_id == key_id).map(|k| k.roles.clone()).unwrap_or_default();
         keys.push(BundleKey {
+            roles,
             key_id,
             algorithm: s("algorithm").unwrap_or_else(|| "ed25519".into()),
             public_key: public.to_base64(),

@@ -83,7 +83,10 @@ impl RegistryError {
                     .into()
             }
             "unauthenticated" | "key_expired" | "key_revoked" => {
-                "store a valid token with `pack login --registry URL`, or set OPENWOP_TOKEN".into()
+                "store a valid token with `pack login --registry URL` (or set OPENWOP_TOKEN); reads need no \
+                 token, so for installs and searches you may instead remove the invalid one (`token` under \
+                 [registries.\"URL\"] in pack.toml, or OPENWOP_TOKEN)"
+                    .into()
             }
             "forbidden" => detail(
                 "the token lacks the scope (publish, yank, yank-revert, admin) or the namespace for this pack; \

@@ -175,6 +175,10 @@ impl ResolveError {
             Self::InvalidRange { .. } => "use node-semver syntax, e.g. ^1.2.0, ~1.2, >=1.0.0 <2.0.0 or 1.x",
             Self::ManifestInvalid { .. } => "ask the publisher to fix the manifest, or require another version",
             Self::RegistryUnreachable { .. } => "check the network and the registry URL, then retry",
+            Self::Index { code: "unauthenticated" | "key_expired" | "key_revoked", .. } => {
+                "the token sent to this registry is not valid: reads need none, so remove it (`token` under \
+                 [registries.\"URL\"] in pack.toml, or OPENWOP_TOKEN) or replace it with `pack login --registry URL`"
+            }
             Self::Index { .. } => "the registry served data the client cannot use; report it to its operator",
         }
     }

@@ -275,6 +275,28 @@ fn publish_depend_lock_install_then_refuse_tampering() {
         2,
         "pack_lockfile_incomplete",
     );
+
+    // A token the registry does not know, on reads: the 401 says to remove or replace it, and
+    // `pack` shows that (people and --json alike); nothing is installed.
+    let config = std::fs::read_to_string(d.join("pack.toml")).unwrap();
+    let line = config.lines().find(|l| l.starts_with("token = ")).unwrap();
+    std::fs::write(d.join("pack.toml"), config.replace(line, "token = \"owp_unknown_secret\"")).unwrap();
+    let out = pack.run(&["install", "vendor.acme.app@^1", "--host-dir", "host-token"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a registry refusal: {stderr}");
+    assert!(stderr.contains("error[unauthenticated]") && stderr.contains("reads need no token"), "{stderr}");
+    assert!(stderr.contains("hint: the token sent to this registry is not valid"), "{stderr}");
+    assert!(stderr.contains("pack.toml") && stderr.contains("pack login"), "{stderr}");
+    assert!(!d.join("host-token").exists());
+    let refused = pack.fails(&["--json", "search", "acme"], 1, "unauthenticated");
+    assert!(refused["message"].as_str().unwrap().contains("reads need no token"), "{refused}");
+    let hint = refused["hint"].as_str().unwrap();
+    assert!(hint.contains("pack login") && hint.contains("pack.toml"), "{refused}");
+    let out = pack.run(&["info", "vendor.acme.app"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error[unauthenticated]") && stderr.contains("hint:"), "{stderr}");
+    assert!(stderr.contains("remove the invalid one"), "{stderr}");
 }
 
 #[test]
@@ -462,4 +484,194 @@ fn fallback_registries_keep_their_own_trust() {
             .contains(&last["error"].as_str().unwrap_or_default()),
         "{last}"
     );
+}
+
+/// A proxy in front of `target` that rewrites the mirror status on the way: the payload's
+/// `lastSuccessfulSync` values become "now" while the signature stays (a stale mirror, or a man
+/// in the middle, faking freshness).
+const TAMPERING_PROXY: &str = r#"
+import base64, datetime, http.server, json, sys, urllib.error, urllib.request
+port, target = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        try:
+            with urllib.request.urlopen(target + self.path) as r:
+                code, ctype, body = r.status, r.headers.get("content-type", ""), r.read()
+        except urllib.error.HTTPError as e:
+            code, ctype, body = e.code, e.headers.get("content-type", ""), e.read()
+        if self.path.endswith("/mirror/status.json") and code == 200:
+            env = json.loads(body)
+            doc = json.loads(base64.b64decode(env["payload"]))
+            now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for u in doc["upstreams"]:
+                u["lastSuccessfulSync"] = now
+            env["payload"] = base64.b64encode(json.dumps(doc).encode()).decode()
+            body = json.dumps(env).encode()
+        self.send_response(code)
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+"#;
+
+/// `pack install --max-staleness` against a mirror (registry-server in mirror mode in front of
+/// our registry): a fresh mirror passes; once the upstream is gone and the last successful sync
+/// is older than the limit the install is refused with `mirror_stale` and writes nothing; a
+/// status document altered on the way is refused with `mirror_status_invalid`. The client checks
+/// the status with a `registry` key of the trust it uses for the mirror: the root-signed keychain
+/// the mirror serves, or a pinned bundle key with `"roles": ["registry"]`.
+#[test]
+fn max_staleness_refuses_stale_and_tampered_mirrors() {
+    let work = tempfile::tempdir().unwrap();
+    let d = work.path();
+    let pack = Pack { dir: d.to_path_buf(), bin: binary("pack-cli", "pack") };
+    let server_bin = binary("registry-server", "registry-server");
+    let mut upstream = start_our_registry(&pack, d);
+    pack.ok(&["--json", "init", "app", "--name", "vendor.acme.app"]);
+    pack.ok(&["--json", "publish", "app", "--key", "acme-1.key", "--key-id", "acme-1"]);
+
+    // The upstream's operator vouches for the mirror's status key: a newer keychain, signed by the
+    // same root, adds `mirror-1` with the `registry` role. (Version statements name the upstream
+    // registry, so a client verifies mirrored bytes with the upstream's root; the mirror serves
+    // this keychain.)
+    let mirror_id = "https://mirror.example.com";
+    pack.ok(&["--json", "keygen", "--name", "mirror-1"]);
+    let spec = json!({"registry": "https://packs.example.com", "version": 2, "keys": [
+        {"keyId": "acme-1", "publicKeyFile": "acme-1.pub", "roles": ["publisher"], "permittedNamespaces": ["vendor.acme.*"]},
+        {"keyId": "registry-1", "publicKeyFile": "registry-1.pub", "roles": ["registry"]},
+        {"keyId": "mirror-1", "publicKeyFile": "mirror-1.pub", "roles": ["registry"]}]});
+    std::fs::write(d.join("mirror-keychain.json"), spec.to_string()).unwrap();
+    pack.ok(&[
+        "--json",
+        "keys",
+        "keychain-sign",
+        "--root",
+        "ops/root/openwop-registry-root.key",
+        "--spec",
+        "mirror-keychain.json",
+        "--expires-in-days",
+        "30",
+        "-o",
+        "mirror-keychain.signed.json",
+    ]);
+    std::fs::write(
+        d.join("mirror.toml"),
+        format!(
+            "[mirror]\nurl = \"{mirror_id}\"\ntimeout_secs = 2\nretries = 0\n\
+             [[mirror.upstreams]]\nname = \"up\"\nurl = \"{}\"\ntrust = \"{}\"\ninclude = [\"vendor.acme.*\"]\n",
+            upstream.base,
+            d.join("ops/root/trust.json").display()
+        ),
+    )
+    .unwrap();
+    let server = |args: &[&str]| {
+        Command::new(&server_bin).current_dir(d).arg("--config").arg(d.join("mirror.toml")).args(args).output().unwrap()
+    };
+    let out = server(&["token", "create", "--data-dir", "mdata", "--principal", "ops", "--scope", "admin"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let out = server(&["mirror", "sync", "--data-dir", "mdata"]);
+    assert!(out.status.success(), "first sync: {}", String::from_utf8_lossy(&out.stderr));
+    let port = free_port();
+    let mirror_base = format!("http://127.0.0.1:{port}");
+    let _mirror = Proc(
+        Command::new(&server_bin)
+            .current_dir(d)
+            .arg("--config")
+            .arg(d.join("mirror.toml"))
+            .args(["serve", "--data-dir", "mdata", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--trust", "ops/root/trust.json", "--statement-key", "mirror-1.key"])
+            .args(["--statement-key-id", "mirror-1"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&format!("{mirror_base}/readyz"));
+    let resp = reqwest::blocking::Client::new()
+        .put(format!("{mirror_base}/keys/keychain.json"))
+        .bearer_auth(&admin)
+        .body(std::fs::read(d.join("mirror-keychain.signed.json")).unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+
+    // The consumer uses the mirror only, with the upstream's pinned root.
+    let use_registry = |base: &str, trust: &Path| {
+        std::fs::write(
+            d.join("pack.toml"),
+            format!("registry = \"{base}\"\n[registries.\"{base}\"]\ntrust = \"{}\"\n", trust.display()),
+        )
+        .unwrap();
+    };
+    let rooted = d.join("ops/root/trust.json");
+    use_registry(&mirror_base, &rooted);
+    let out = pack.ok(&["--json", "install", "vendor.acme.app@^0.1", "--host-dir", "host", "--max-staleness", "1h"]);
+    assert_eq!(out["packs"][0]["name"], "vendor.acme.app", "{out}");
+    assert!(d.join("host/packs/vendor.acme.app/pack.json").is_file());
+
+    // A pinned bundle states the status key's role; without it the status cannot be trusted.
+    let pem = |name: &str| std::fs::read_to_string(d.join(name)).unwrap();
+    let pinned = |status_roles: Value| {
+        json!({"openwopTrustBundle": 1, "registry": mirror_id, "keys": [
+            {"keyId": "acme-1", "algorithm": "ed25519", "publicKey": pem("acme-1.pub"),
+             "permittedNamespaces": ["vendor.acme.*"], "status": "active"},
+            {"keyId": "mirror-1", "algorithm": "ed25519", "publicKey": pem("mirror-1.pub"),
+             "permittedNamespaces": [], "status": "active", "roles": status_roles}]})
+    };
+    std::fs::write(d.join("pinned.trust.json"), pinned(json!(["registry"])).to_string()).unwrap();
+    std::fs::write(d.join("pinned-no-role.trust.json"), pinned(json!([])).to_string()).unwrap();
+    use_registry(&mirror_base, &d.join("pinned.trust.json"));
+    pack.ok(&["--json", "install", "vendor.acme.app@^0.1", "--host-dir", "host-pinned", "--max-staleness", "1h"]);
+    use_registry(&mirror_base, &d.join("pinned-no-role.trust.json"));
+    let refused = pack.fails(
+        &["--json", "install", "vendor.acme.app@^0.1", "--host-dir", "host-x", "--max-staleness", "1h"],
+        1,
+        "mirror_status_invalid",
+    );
+    assert!(refused["message"].as_str().unwrap().contains("mirror-1"), "{refused}");
+    assert!(!d.join("host-x").exists());
+    use_registry(&mirror_base, &rooted);
+
+    // The upstream goes away: a sync now fails and the last success ages.
+    let _ = upstream.server.0.kill();
+    let _ = upstream.server.0.wait();
+    let out = server(&["mirror", "sync", "--data-dir", "mdata"]);
+    assert!(!out.status.success(), "a sync with the upstream down must fail");
+    std::thread::sleep(Duration::from_secs(3));
+    let before = tree_files(&d.join("host"));
+    let refused = pack.fails(&["--json", "install", "--host-dir", "host", "--max-staleness", "2s"], 1, "mirror_stale");
+    assert!(refused["message"].as_str().unwrap().contains("`up`"), "{refused}");
+    assert_eq!(tree_files(&d.join("host")), before, "a refused install writes nothing into the host dir");
+    pack.fails(
+        &["--json", "install", "vendor.acme.app@^0.1", "--host-dir", "host-new", "--max-staleness", "2s"],
+        1,
+        "mirror_stale",
+    );
+    assert!(!d.join("host-new").exists(), "nothing written for a new host dir either");
+    // Within a looser limit the mirror still serves what it has.
+    pack.ok(&["--json", "install", "--host-dir", "host", "--max-staleness", "1h"]);
+
+    // A status rewritten on the way to look fresh: its signature no longer verifies.
+    let proxy_port = free_port();
+    let proxy_base = format!("http://127.0.0.1:{proxy_port}");
+    let _proxy = Proc(
+        Command::new("python3")
+            .args(["-c", TAMPERING_PROXY, &proxy_port.to_string(), &mirror_base])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 is needed for the proxy"),
+    );
+    wait_for(&format!("{proxy_base}/readyz"));
+    use_registry(&proxy_base, &rooted);
+    let before = tree_files(&d.join("host"));
+    let refused = pack.fails(
+        &["--json", "install", "vendor.acme.app@^0.1", "--host-dir", "host", "--max-staleness", "2s"],
+        1,
+        "mirror_status_invalid",
+    );
+    assert!(refused["message"].as_str().unwrap().contains("does not verify"), "{refused}");
+    assert_eq!(tree_files(&d.join("host")), before);
 }

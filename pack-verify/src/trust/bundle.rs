@@ -37,6 +37,10 @@ pub struct BundleKey {
     pub permitted_namespaces: Vec<String>,
     /// Status as published.
     pub status: String,
+    /// Roles (`publisher`, `registry`); absent or empty: `publisher`. A pinned `registry` key
+    /// signs what the registry itself states, such as a mirror's status document.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
     /// Operator (display only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<String>,
@@ -111,6 +115,18 @@ impl TrustBundle {
                 return Err(invalid(format!("key `{}` is listed twice", k.key_id)));
             }
             let key = PublicKey::parse(&k.public_key).map_err(|e| invalid(format!("key `{}`: {e}", k.key_id)))?;
+            let mut roles = Vec::new();
+            for role in &k.roles {
+                let parsed = KeyRole::parse(role).ok_or_else(|| {
+                    invalid(format!("key `{}`: role `{role}` is not `publisher` or `registry`", k.key_id))
+                })?;
+                if !roles.contains(&parsed) {
+                    roles.push(parsed);
+                }
+            }
+            if roles.is_empty() {
+                roles.push(KeyRole::Publisher);
+            }
             out.push(TrustedKey {
                 key_id: k.key_id.clone(),
                 key,
@@ -118,7 +134,7 @@ impl TrustBundle {
                 // A pinned publisher key verifies whatever its status: a verifier must not refuse
                 // a version because its key is no longer `active` (contract §4.5).
                 status: if k.status == "revoked" { KeyStatus::Revoked } else { KeyStatus::parse(&k.status) },
-                roles: vec![KeyRole::Publisher],
+                roles,
                 valid_from: None,
                 valid_until: None,
                 revoked_at: None,

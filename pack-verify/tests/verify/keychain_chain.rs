@@ -300,3 +300,27 @@ fn trust_bundles_are_validated() {
     assert_eq!(shipped.keys.len(), 4);
     assert!(!shipped.has_root());
 }
+
+#[test]
+fn pinned_keys_may_carry_roles() {
+    let publisher = PrivateKey::from_seed([21; 32]).public_key().to_base64();
+    let status = PrivateKey::from_seed([22; 32]).public_key().to_base64();
+    let bundle = |roles: &str| {
+        format!(
+            r#"{{"openwopTrustBundle":1,"registry":"https://mirror.example","keys":[
+              {{"keyId":"pub-1","algorithm":"ed25519","publicKey":"{publisher}","permittedNamespaces":["vendor.x.*"],"status":"active"}},
+              {{"keyId":"mirror-1","algorithm":"ed25519","publicKey":"{status}","permittedNamespaces":[],"status":"active","roles":{roles}}}]}}"#
+        )
+    };
+    let parsed = TrustBundle::parse(bundle(r#"["registry"]"#).as_bytes()).expect("bundle with roles");
+    let root = parsed.resolve(None, &mut TrustState::new(), &FixedClock(NOW), ExpiryPolicy::Enforce).expect("resolves");
+    let roles = |id: &str| root.key(id).expect("pinned key").roles.clone();
+    assert_eq!(roles("pub-1"), [pack_verify::trust::KeyRole::Publisher], "no roles: a publisher key");
+    assert_eq!(roles("mirror-1"), [pack_verify::trust::KeyRole::Registry]);
+    // A registry-only key never signs packs.
+    assert_eq!(code(root.authorize_publisher("mirror-1", "vendor.x.y", None)), "pack_namespace_unauthorized");
+    // The field round-trips and stays absent when empty.
+    let text = serde_json::to_string(&parsed).expect("serialises");
+    assert_eq!(text.matches("\"roles\"").count(), 1, "{text}");
+    assert_eq!(code(TrustBundle::parse(bundle(r#"["root"]"#).as_bytes())), "trust_bundle_invalid");
+}
