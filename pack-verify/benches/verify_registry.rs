@@ -113,17 +113,8 @@ fn main() {
     // The library's own end-to-end path, once, as a sanity report (not measured).
     let bundle = TrustBundle::reference().expect("the reference trust bundle parses");
     let mut state = TrustState::new();
-    let report = verify_registry(
-        &source,
-        RegistryCheck {
-            bundle: &bundle,
-            state: &mut state,
-            clock: &SystemClock,
-            policy: ExpiryPolicy::Enforce,
-            jobs: 0,
-        },
-    )
-    .expect("verify_registry runs over the fixture registry");
+    let report = verify_registry(&source, RegistryCheck::enforcing(&bundle, &mut state))
+        .expect("verify_registry runs over the fixture registry");
     eprintln!("verify_registry({}): {} verified, {} failed", registry_dir.display(), report.verified, report.failed);
     for failure in report.results.iter().filter(|r| !r.ok) {
         eprintln!(

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::VerifyError;
 use crate::integrity::Integrity;
-use crate::trust::{Clock, ExpiryPolicy, TrustBundle, TrustRoot, TrustState, TrustWarning};
+use crate::trust::{Clock, ExpiryPolicy, SystemClock, TrustBundle, TrustRoot, TrustState, TrustWarning};
 use crate::verify::{VerifiedVersion, Verifier, VersionInput};
 
 /// Path of the keychain envelope on a registry that publishes one.
@@ -102,6 +102,13 @@ pub struct RegistryCheck<'a> {
     pub policy: ExpiryPolicy,
     /// Verification threads (0: one per available core).
     pub jobs: usize,
+}
+
+impl<'a> RegistryCheck<'a> {
+    /// The usual check: the system clock, expired metadata refused, every core used.
+    pub fn enforcing(bundle: &'a TrustBundle, state: &'a mut TrustState) -> Self {
+        RegistryCheck { bundle, state, clock: &SystemClock, policy: ExpiryPolicy::Enforce, jobs: 0 }
+    }
 }
 
 /// A pack name safe to put in a path (the registry tree is hostile input too).

@@ -13,7 +13,6 @@ use bytes::Bytes;
 use pack_verify::registry::{DirSource, RegistryCheck, verify_registry};
 use pack_verify::trust::bundle::TrustBundle;
 use pack_verify::trust::state::TrustState;
-use pack_verify::trust::{ExpiryPolicy, SystemClock};
 use serde_json::Value;
 
 use crate::RegistryError;
@@ -188,16 +187,7 @@ async fn verify_tree(tree: PathBuf, bundle: TrustBundle) -> Result<(), RegistryE
     let context = tree.display().to_string();
     let report = tokio::task::spawn_blocking(move || {
         let mut state = TrustState::new();
-        verify_registry(
-            &DirSource::new(tree),
-            RegistryCheck {
-                bundle: &bundle,
-                state: &mut state,
-                clock: &SystemClock,
-                policy: ExpiryPolicy::Enforce,
-                jobs: 0,
-            },
-        )
+        verify_registry(&DirSource::new(tree), RegistryCheck::enforcing(&bundle, &mut state))
     })
     .await
     .map_err(|e| RegistryError::InvalidDocument {

@@ -1,7 +1,7 @@
 //! Every real version verifies; tampered copies fail with exactly the right code.
 
 use pack_verify::registry::{DirSource, RegistryCheck, verify_registry};
-use pack_verify::trust::{ExpiryPolicy, SystemClock, TrustState};
+use pack_verify::trust::TrustState;
 use pack_verify::{Integrity, PackFile, TrustBundle, Verifier, VerifyError, VersionInput};
 use serde_json::Value;
 
@@ -51,17 +51,8 @@ fn every_fixture_version_verifies_with_the_shipped_bundle() {
     let Some(dir) = fixture_registry("every_fixture_version_verifies_with_the_shipped_bundle") else { return };
     let bundle = TrustBundle::reference().expect("bundle");
     let mut state = TrustState::new();
-    let report = verify_registry(
-        &DirSource::new(&dir),
-        RegistryCheck {
-            bundle: &bundle,
-            state: &mut state,
-            clock: &SystemClock,
-            policy: ExpiryPolicy::Enforce,
-            jobs: 0,
-        },
-    )
-    .expect("registry walk");
+    let report =
+        verify_registry(&DirSource::new(&dir), RegistryCheck::enforcing(&bundle, &mut state)).expect("registry walk");
     let failures: Vec<_> = report.results.iter().filter(|r| !r.ok).collect();
     assert!(failures.is_empty(), "failures: {failures:#?}");
     let tarballs = walk_count(&dir, "tgz");
@@ -217,17 +208,8 @@ fn a_tampered_tree_is_reported_per_version() {
     }
     let bundle = TrustBundle::reference().expect("bundle");
     let mut state = TrustState::new();
-    let report = verify_registry(
-        &DirSource::new(tmp.path()),
-        RegistryCheck {
-            bundle: &bundle,
-            state: &mut state,
-            clock: &SystemClock,
-            policy: ExpiryPolicy::Enforce,
-            jobs: 0,
-        },
-    )
-    .expect("walk");
+    let report =
+        verify_registry(&DirSource::new(tmp.path()), RegistryCheck::enforcing(&bundle, &mut state)).expect("walk");
     let failed: Vec<(String, String, Option<String>)> =
         report.results.iter().filter(|r| !r.ok).map(|r| (r.name.clone(), r.version.clone(), r.error.clone())).collect();
     let mut expected =

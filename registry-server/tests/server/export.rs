@@ -7,7 +7,6 @@ use std::process::Command;
 use pack_verify::registry::{DirSource, RegistryCheck, verify_registry};
 use pack_verify::trust::bundle::TrustBundle;
 use pack_verify::trust::state::TrustState;
-use pack_verify::trust::{ExpiryPolicy, SystemClock};
 use registry_server::export::{ExportOptions, export_tree};
 use registry_server::import::{ImportOptions, import_tree};
 use registry_server::{Config, Registry};
@@ -88,13 +87,7 @@ async fn export_reproduces_the_fixture_tree_and_verifies() {
         // The export is a registry pack-verify accepts whole.
         let bundle = TrustBundle::reference().unwrap();
         let mut state = TrustState::new();
-        let check = RegistryCheck {
-            bundle: &bundle,
-            state: &mut state,
-            clock: &SystemClock,
-            policy: ExpiryPolicy::Enforce,
-            jobs: 0,
-        };
+        let check = RegistryCheck::enforcing(&bundle, &mut state);
         let report = verify_registry(&DirSource::new(&target), check).unwrap();
         assert_eq!((report.verified, report.failed), (241, 0), "{:?}", stack.kind);
 

@@ -1,0 +1,202 @@
+//! Test support shared by the `install` and `bundle` suites: workspace binaries built on demand,
+//! child processes killed on drop, the `pack` runner, and a registry-server with its own root.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// A workspace binary, built on demand (`cargo test -p pack-cli` does not build other packages).
+pub fn binary(package: &str, name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(["build", "--quiet", "-p", package, "--bin", name]);
+    if profile_dir.ends_with("release") {
+        cmd.arg("--release");
+    }
+    assert!(cmd.status().unwrap().success(), "building {name} failed");
+    profile_dir.join(name)
+}
+
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_for(url: &str) {
+    for _ in 0..200 {
+        if reqwest::blocking::get(url).is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{url} did not come up");
+}
+
+/// Runs `pack` in `dir` with an isolated config and cache.
+pub struct Pack {
+    pub dir: PathBuf,
+    pub bin: PathBuf,
+}
+
+impl Pack {
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(&self.bin)
+            .current_dir(&self.dir)
+            .env("OPENWOP_PACK_CONFIG", self.dir.join("pack.toml"))
+            .env("XDG_CONFIG_HOME", self.dir.join("xdg"))
+            .env("PACK_CACHE_DIR", self.dir.join("cache"))
+            .env_remove("OPENWOP_REGISTRY_URL")
+            .env_remove("OPENWOP_TOKEN")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "pack {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last_json(&out)
+    }
+
+    pub fn fails(&self, args: &[&str], exit: i32, code: &str) -> Value {
+        let out = self.run(args);
+        let last = last_json(&out);
+        assert_eq!(out.status.code(), Some(exit), "pack {args:?}: {last}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(last["error"], code, "pack {args:?}: {last}");
+        last
+    }
+}
+
+pub fn last_json(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or("null")).unwrap_or(Value::Null)
+}
+
+pub fn tree_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let data = std::fs::read(&p).unwrap();
+                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), data));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A running registry-server with our own root, its keychain uploaded, and a consumer config
+/// (`pack.toml`) naming it with its trust bundle and a publish token for `vendor.acme.*`.
+pub struct OurRegistry {
+    pub server: Proc,
+    pub dir: PathBuf,
+    pub port: u16,
+    pub base: String,
+}
+
+pub fn start_our_registry(pack: &Pack, d: &Path) -> OurRegistry {
+    let server_bin = binary("registry-server", "registry-server");
+    let registry_id = "https://packs.example.com";
+    // Operator: root, keychain with a publisher key for vendor.acme.* and a statement key.
+    pack.ok(&["--json", "keys", "root-init", "--registry", registry_id, "--out-dir", "ops/root"]);
+    pack.ok(&["--json", "keygen", "--name", "registry-1"]);
+    pack.ok(&["--json", "keygen", "--name", "acme-1"]);
+    let spec = json!({"registry": registry_id, "keys": [
+        {"keyId": "acme-1", "publicKeyFile": "acme-1.pub", "roles": ["publisher"], "permittedNamespaces": ["vendor.acme.*"]},
+        {"keyId": "registry-1", "publicKeyFile": "registry-1.pub", "roles": ["registry"]}]});
+    std::fs::write(d.join("keychain.json"), spec.to_string()).unwrap();
+    pack.ok(&[
+        "--json",
+        "keys",
+        "keychain-sign",
+        "--root",
+        "ops/root/openwop-registry-root.key",
+        "--spec",
+        "keychain.json",
+        "--expires-in-days",
+        "30",
+        "-o",
+        "keychain.signed.json",
+    ]);
+    let token = |args: &[&str]| {
+        let out = Command::new(&server_bin)
+            .current_dir(d)
+            .args(["token", "create", "--data-dir", "data"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let admin = token(&["--principal", "ops", "--scope", "admin"]);
+    let acme = token(&["--principal", "acme", "--namespace", "vendor.acme.*", "--scope", "publish"]);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = spawn_our_registry(d, port);
+    let client = reqwest::blocking::Client::new();
+    let resp = client
+        .put(format!("{base}/keys/keychain.json"))
+        .bearer_auth(&admin)
+        .body(std::fs::read(d.join("keychain.signed.json")).unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+
+    // The consumer's config: this registry, its trust bundle, the publisher's token.
+    std::fs::write(
+        d.join("pack.toml"),
+        format!(
+            "registry = \"{base}\"\n[registries.\"{base}\"]\ntrust = \"{}\"\ntoken = \"{acme}\"\n",
+            d.join("ops/root/trust.json").display()
+        ),
+    )
+    .unwrap();
+
+    OurRegistry { server, dir: d.to_path_buf(), port, base }
+}
+
+pub fn spawn_our_registry(d: &Path, port: u16) -> Proc {
+    let server = Proc(
+        Command::new(binary("registry-server", "registry-server"))
+            .current_dir(d)
+            .args(["serve", "--data-dir", "data", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--trust", "ops/root/trust.json", "--statement-key", "registry-1.key"])
+            .args(["--statement-key-id", "registry-1"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&format!("http://127.0.0.1:{port}/readyz"));
+    server
+}
+
+impl OurRegistry {
+    /// Restarts the server process (its in-memory caches start empty; storage is kept).
+    pub fn restart(&mut self) {
+        let _ = self.server.0.kill();
+        let _ = self.server.0.wait();
+        self.server = spawn_our_registry(&self.dir, self.port);
+    }
+}
