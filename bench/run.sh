@@ -25,6 +25,11 @@
 #   BENCH_DURATION     seconds per wrk run (default 10)
 #   BENCH_CONNECTIONS  wrk connections (default 32)
 #   BENCH_THREADS      wrk threads (default 2)
+#   BENCH_REPEAT       http: how many times each ours/nginx pair is measured (default 1); every
+#                      pair is printed, then the median ratio
+#   BENCH_BASELINE_BIN http: another registry-server binary (e.g. a copy of the previous build) to
+#                      serve the same data and measure in the same loop, as a third column
+#   BENCH_SKIP_BUILD   set: do not build, use the binaries already in $CARGO_TARGET_DIR/release
 #   CARGO_TARGET_DIR   where release binaries are built (default: <repo>/target)
 set -euo pipefail
 
@@ -34,6 +39,8 @@ BIN="$TARGET/release"
 DURATION="${BENCH_DURATION:-10}"
 CONNS="${BENCH_CONNECTIONS:-32}"
 THREADS="${BENCH_THREADS:-2}"
+REPEAT="${BENCH_REPEAT:-1}"
+BASELINE_BIN="${BENCH_BASELINE_BIN:-}"
 if [[ $# -gt 0 ]]; then SECTIONS=("$@"); else SECTIONS=(http publish rss verify install resolve); fi
 want() { [[ " ${SECTIONS[*]} " == *" $1 "* ]]; }
 
@@ -66,9 +73,15 @@ have wrk && echo "   $(wrk --version 2>&1 | head -1)"
 have hyperfine && echo "   $(hyperfine --version)"
 
 # --- build ------------------------------------------------------------------------------------
-echo "== building release binaries into $BIN"
-(cd "$REPO" && cargo build --release -q -p registry-server -p pack-cli \
-    && cargo build --release -q -p pack-verify --features cli)
+# Only what the chosen sections run, so a broken crate elsewhere does not block the others.
+if [[ -n "${BENCH_SKIP_BUILD:-}" ]]; then
+    echo "== BENCH_SKIP_BUILD: using the binaries already in $BIN"
+else
+    echo "== building release binaries into $BIN"
+    (cd "$REPO" && cargo build --release -q -p registry-server)
+    if want install; then (cd "$REPO" && cargo build --release -q -p pack-cli); fi
+    if want verify; then (cd "$REPO" && cargo build --release -q -p pack-verify --features cli); fi
+fi
 
 WORK="$(mktemp -d /tmp/openwop-bench.XXXXXX)"
 chmod 755 "$WORK" # nginx workers run as an unprivileged user
@@ -93,6 +106,7 @@ wait_http() {
 echo "== importing $TREE into $WORK/data (SQLite + local directory), exporting to $WORK/export"
 "$BIN/registry-server" import "$TREE" --data-dir "$WORK/data" >/dev/null
 "$BIN/registry-server" export "$WORK/export" --data-dir "$WORK/data" >/dev/null
+[[ -n "$BASELINE_BIN" ]] && cp -a "$WORK/data" "$WORK/data-baseline"
 
 start_nginx() { # root port
     local root="$1" port="$2" conf="$WORK/nginx-$2.conf"
@@ -129,6 +143,15 @@ OURS_PORT=$(free_port)
 PIDS+=($!)
 OURS="http://127.0.0.1:$OURS_PORT"
 wait_http "$OURS/readyz"
+if [[ -n "$BASELINE_BIN" ]]; then
+    # A second server on its own copy of the data (taken before either server started).
+    BASE_PORT=$(free_port)
+    "$BASELINE_BIN" --log-format json serve --data-dir "$WORK/data-baseline" --listen "127.0.0.1:$BASE_PORT" \
+        --writes-per-minute 100000000 >"$WORK/baseline.log" 2>&1 &
+    PIDS+=($!)
+    BASELINE="http://127.0.0.1:$BASE_PORT"
+    wait_http "$BASELINE/readyz"
+fi
 
 if have nginx; then
     NGINX_PORT=$(free_port)
@@ -158,17 +181,37 @@ if want http; then
         skip http "needs wrk and nginx"
     else
         echo
-        echo "== http: wrk -t$THREADS -c$CONNS -d${DURATION}s, ours then nginx back to back (load $(cut -d' ' -f1 /proc/loadavg))"
-        printf '%-58s %12s %12s %8s\n' "GET" "ours req/s" "nginx req/s" "ratio"
+        echo "== http: wrk -t$THREADS -c$CONNS -d${DURATION}s, ours then nginx back to back, $REPEAT time(s) (load $(cut -d' ' -f1 /proc/loadavg))"
+        if [[ -n "$BASELINE_BIN" ]]; then
+            echo "   baseline column: $BASELINE_BIN, measured right after ours"
+            printf '%-58s %12s %12s %12s %8s %8s\n' "GET" "ours req/s" "baseline" "nginx req/s" "ratio" "base/ng"
+        else
+            printf '%-58s %12s %12s %8s\n' "GET" "ours req/s" "nginx req/s" "ratio"
+        fi
         for path in "/.well-known/openwop-registry" "/v1/index.json" "/v1/packs/$PACK" "/$MANIFEST_PATH" \
             "/security/advisories.json" "/$TGZ_PATH"; do
             # Same bytes from both (the export is byte-identical to what we serve).
             if ! cmp -s <(curl -fsS "$OURS$path") <(curl -fsS "$PEER$path"); then
                 echo "   note: bodies differ for $path" >&2
             fi
-            a="$(rps "$OURS$path")"
-            b="$(rps "$PEER$path")"
-            printf '%-58s %12.0f %12.0f %7.2fx\n' "$path" "$a" "$b" "$(echo "$a / $b" | bc -l)"
+            ratios=()
+            for _ in $(seq 1 "$REPEAT"); do
+                a="$(rps "$OURS$path")"
+                if [[ -n "$BASELINE_BIN" ]]; then c="$(rps "$BASELINE$path")"; fi
+                b="$(rps "$PEER$path")"
+                r="$(echo "$a / $b" | bc -l)"
+                ratios+=("$r")
+                if [[ -n "$BASELINE_BIN" ]]; then
+                    printf '%-58s %12.0f %12.0f %12.0f %7.2fx %7.2fx\n' "$path" "$a" "$c" "$b" "$r" "$(echo "$c / $b" | bc -l)"
+                else
+                    printf '%-58s %12.0f %12.0f %7.2fx\n' "$path" "$a" "$b" "$r"
+                fi
+            done
+            if [[ "$REPEAT" -gt 1 ]]; then
+                printf '%-58s %12s %12s %7.2fx (median ratio, load %s)\n' "$path" "" "" \
+                    "$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}')" \
+                    "$(cut -d' ' -f1 /proc/loadavg)"
+            fi
         done
         echo "   tarball size: $(stat -c %s "$TREE/$TGZ_PATH") bytes; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
     fi

@@ -133,7 +133,17 @@ impl VersionManifest {
         let (name, version) = (name.to_string(), version.to_string());
         let published_at = str_field(obj, "publishedAt").map(str::to_string);
         // The borrows end above, so the document moves in instead of being deep-copied.
-        Ok(VersionManifest { name, version, integrity, signing, published_at, yanked, yanked_reason, deprecated, value })
+        Ok(VersionManifest {
+            name,
+            version,
+            integrity,
+            signing,
+            published_at,
+            yanked,
+            yanked_reason,
+            deprecated,
+            value,
+        })
     }
 }
 

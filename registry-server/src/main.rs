@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use axum::serve::ListenerExt as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pack_verify::trust::bundle::TrustBundle;
 use registry_server::api::limits::Limits;
@@ -86,6 +87,12 @@ enum Command {
         /// Longest a request may take [default: 60].
         #[arg(long, env = "OPENWOP_REQUEST_TIMEOUT_SECS")]
         request_timeout_secs: Option<u64>,
+        /// HTTP threads, each with its own single-threaded runtime accepting from the one
+        /// listening socket and serving its connections start to finish (no hand-off between
+        /// threads per request). 0: serve on the shared multi-threaded runtime instead.
+        /// [default: the number of CPUs]
+        #[arg(long, env = "OPENWOP_HTTP_THREADS")]
+        http_threads: Option<usize>,
     },
     /// Manage tenants: each has its own tokens, view and `private.<tenant>.*` namespace.
     Tenant {
@@ -331,6 +338,7 @@ async fn serve(
     trust: Option<RegistryTrust>,
     limits: Limits,
     mirror: Option<std::sync::Arc<registry_server::mirror::Mirror>>,
+    http_threads: usize,
 ) -> Result<(), RegistryError> {
     let storage = Storage::open(&config).await?;
     let publishing = trust.is_some();
@@ -354,15 +362,74 @@ async fn serve(
         None => (registry, Vec::new()),
     };
     let app = registry_server::api::router_with(registry, limits);
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| RegistryError::Io { path: config.listen.to_string(), source })?;
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|source| RegistryError::Io { path: config.listen.to_string(), source })?;
+    let io_error = |source| RegistryError::Io { path: config.listen.to_string(), source };
+    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(io_error)?;
+    if http_threads == 0 {
+        axum::serve(listener.tap_io(no_delay), app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(io_error)?;
+    } else {
+        serve_threads(listener.into_std().map_err(io_error)?, app, http_threads).await.map_err(io_error)?;
+    }
     tracing::info!("registry-server stopped");
     Ok(())
+}
+
+/// Small responses go out at once (hyper writes each response in one call anyway).
+fn no_delay(stream: &mut tokio::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
+}
+
+/// Serves `app` on `threads` OS threads, each running a single-threaded tokio runtime that
+/// accepts from (a duplicate of) the one listening socket, like nginx's worker processes: a
+/// connection stays on the thread that accepted it, so a request is parsed, answered and written
+/// without waking or stealing across threads. Background work (the cache's SQLite poller, mirror
+/// sync) keeps running on the main runtime or the thread that started it. Stops gracefully on
+/// SIGINT/SIGTERM, or as soon as one thread fails.
+async fn serve_threads(listener: std::net::TcpListener, app: axum::Router, threads: usize) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<std::io::Result<()>>(threads);
+    for i in 0..threads {
+        let listener = listener.try_clone()?;
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        let done = done_tx.clone();
+        std::thread::Builder::new().name(format!("http-{i}")).spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread().enable_all().build().and_then(|runtime| {
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(no_delay);
+                    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.wait_for(|stop| *stop).await;
+                        })
+                        .await
+                })
+            });
+            let _ = done.blocking_send(result);
+        })?;
+    }
+    drop(done_tx);
+    drop(listener);
+    let mut outcome = Ok(());
+    tokio::select! {
+        () = shutdown_signal() => {},
+        first = done_rx.recv() => {
+            // A thread stopped on its own: an error (it is reported) or a bug; stop the others.
+            if let Some(Err(e)) = first {
+                outcome = Err(e);
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    while let Some(result) = done_rx.recv().await {
+        if let Err(e) = result
+            && outcome.is_ok()
+        {
+            outcome = Err(e);
+        }
+    }
+    outcome
 }
 
 /// Object-store URLs carry no secrets, but strip any userinfo defensively.
@@ -401,7 +468,7 @@ async fn run(cli: Cli) -> Result<(), RegistryError> {
         None => FileConfig::default(),
     };
     match cli.command {
-        Command::Serve { storage, listen, write, writes_per_minute, request_timeout_secs } => {
+        Command::Serve { storage, listen, write, writes_per_minute, request_timeout_secs, http_threads } => {
             let listen = listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
             let defaults = Limits::default();
             let limits = Limits {
@@ -415,7 +482,9 @@ async fn run(cli: Cli) -> Result<(), RegistryError> {
                 Some(section) => Some(std::sync::Arc::new(registry_server::mirror::Mirror::new(section.load()?)?)),
                 None => None,
             };
-            serve(storage.config(&file, listen), write.load(&file)?, limits, mirror).await
+            let http_threads = http_threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+            serve(storage.config(&file, listen), write.load(&file)?, limits, mirror, http_threads).await
         }
         Command::Mirror { command: MirrorCommand::Sync { storage, upstream, patterns, lockfile } } => {
             mirror_sync(&file, &storage, upstream.as_deref(), &patterns, lockfile.as_deref()).await

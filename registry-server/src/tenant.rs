@@ -178,6 +178,114 @@ impl View {
     }
 }
 
+/// What a view may see of an unsigned document that names namespaces or packs (discovery, the
+/// advisory feed): `body` is the document to serve (`None`: the input unchanged), `hidden_keys`
+/// the signing keys it had to drop (their `/keys/{id}.pub` answers 404 to this view).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filtered {
+    /// The filtered document, when anything was removed.
+    pub body: Option<String>,
+    /// Key ids removed from `signingKeys`.
+    pub hidden_keys: Vec<String>,
+}
+
+impl View {
+    /// The tenant this view belongs to (`None` for the public view).
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            Self::Public => None,
+            Self::Tenant(t) => Some(t.name.as_str()),
+        }
+    }
+
+    /// Whether pack `name` is someone else's private pack (the same rule as version rows: the
+    /// public view sees no `private.*` name, a tenant only its own).
+    pub fn hides_private_name(&self, name: &str) -> bool {
+        is_private(name) && (self.tenant().is_none() || owner(name) != self.tenant())
+    }
+
+    /// Whether namespace glob or name `pattern` lies inside another tenant's private namespace
+    /// (`private.<other>.*` or a name under it). Globs spanning tenants (`private.*`, `*`) name
+    /// no tenant and stay visible.
+    pub fn hides_namespace(&self, pattern: &str) -> bool {
+        owner(pattern).is_some_and(|t| self.tenant() != Some(t))
+    }
+
+    /// The advisory feed as this view may see it: `affected` entries naming a private pack the
+    /// view does not own are dropped, and so is an advisory left with none. Advisories that
+    /// name no such pack are served as they are; a feed with nothing to drop is not re-rendered.
+    pub fn filter_advisories(&self, body: &str) -> Filtered {
+        if !body.contains(PRIVATE_SCOPE) {
+            return Filtered::default();
+        }
+        let Ok(mut feed) = serde_json::from_str::<serde_json::Value>(body) else { return Filtered::default() };
+        let Some(list) = feed.get_mut("advisories").and_then(serde_json::Value::as_array_mut) else {
+            return Filtered::default();
+        };
+        let mut changed = false;
+        list.retain_mut(|advisory| {
+            let Some(affected) = advisory.get_mut("affected").and_then(serde_json::Value::as_array_mut) else {
+                return true;
+            };
+            let before = affected.len();
+            affected.retain(|entry| {
+                !entry.get("packName").and_then(serde_json::Value::as_str).is_some_and(|n| self.hides_private_name(n))
+            });
+            if affected.len() == before {
+                return true;
+            }
+            changed = true;
+            !affected.is_empty()
+        });
+        Filtered { body: changed.then(|| crate::registry::index::to_json_document(&feed)), hidden_keys: Vec::new() }
+    }
+
+    /// The discovery document as this view may see it: `permittedNamespaces` inside another
+    /// tenant's private namespace are dropped from `signingKeys`, a key left with none is dropped
+    /// (and reported in `hidden_keys`), and so is every `namespaceAssignments` entry for such a
+    /// namespace or a dropped key.
+    pub fn filter_discovery(&self, body: &str) -> Filtered {
+        if !body.contains(PRIVATE_SCOPE) {
+            return Filtered::default();
+        }
+        let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(body) else { return Filtered::default() };
+        let mut changed = false;
+        let mut hidden_keys = Vec::new();
+        if let Some(keys) = doc.get_mut("signingKeys").and_then(serde_json::Value::as_array_mut) {
+            keys.retain_mut(|key| {
+                let Some(namespaces) = key.get_mut("permittedNamespaces").and_then(serde_json::Value::as_array_mut)
+                else {
+                    return true;
+                };
+                let before = namespaces.len();
+                namespaces.retain(|ns| !ns.as_str().is_some_and(|ns| self.hides_namespace(ns)));
+                if namespaces.len() == before {
+                    return true;
+                }
+                changed = true;
+                if !namespaces.is_empty() {
+                    return true;
+                }
+                if let Some(id) = key.get("keyId").and_then(serde_json::Value::as_str) {
+                    hidden_keys.push(id.to_string());
+                }
+                false
+            });
+        }
+        if let Some(assignments) = doc.get_mut("namespaceAssignments").and_then(serde_json::Value::as_array_mut) {
+            let before = assignments.len();
+            assignments.retain(|a| {
+                let ns = a.get("namespace").and_then(serde_json::Value::as_str);
+                let key = a.get("signingKeyId").and_then(serde_json::Value::as_str);
+                !(ns.is_some_and(|ns| self.hides_namespace(ns))
+                    || key.is_some_and(|k| hidden_keys.iter().any(|h| h == k)))
+            });
+            changed |= assignments.len() != before;
+        }
+        Filtered { body: changed.then(|| crate::registry::index::to_json_document(&doc)), hidden_keys }
+    }
+}
+
 impl Db {
     /// Creates tenant `name` (audited); false when it already exists.
     pub async fn insert_tenant(
@@ -271,6 +379,41 @@ mod tests {
         assert!(!a.admits_version("vendor.acme.vuln", "1.0.0", OLD), "advisory");
         assert!(a.admits_version("vendor.acme.vuln", "1.0.1", OLD));
         assert!(a.admits_version("private.a.x", "9.0.0", "2026-11-25T12:00:00Z"), "own packs: no cooldown");
+    }
+
+    #[test]
+    fn unsigned_documents_lose_only_other_tenants_private_entries() {
+        let a = view(TenantConfig::default(), vec![]);
+        for (pattern, hidden_from_a, hidden_from_public) in [
+            ("private.b.*", true, true),
+            ("private.b.tools", true, true),
+            ("private.a.*", false, true),
+            ("private.*", false, false),
+            ("vendor.acme.*", false, false),
+        ] {
+            assert_eq!(a.hides_namespace(pattern), hidden_from_a, "{pattern}");
+            assert_eq!(View::Public.hides_namespace(pattern), hidden_from_public, "{pattern}");
+        }
+        let discovery = r#"{"signingKeys": [
+            {"keyId": "b-1", "permittedNamespaces": ["private.b.*"]},
+            {"keyId": "mixed", "permittedNamespaces": ["vendor.x.*", "private.b.*"]},
+            {"keyId": "plain", "permittedNamespaces": ["vendor.y.*"]}],
+            "namespaceAssignments": [{"namespace": "private.b.*", "signingKeyId": "b-1"}]}"#;
+        let seen = a.filter_discovery(discovery);
+        assert_eq!(seen.hidden_keys, ["b-1"]);
+        let body: serde_json::Value = serde_json::from_str(&seen.body.expect("filtered")).expect("json");
+        assert_eq!(body["signingKeys"].as_array().map(Vec::len), Some(2));
+        assert_eq!(body["signingKeys"][0]["permittedNamespaces"], serde_json::json!(["vendor.x.*"]));
+        assert_eq!(body["namespaceAssignments"], serde_json::json!([]));
+        assert_eq!(a.filter_discovery(r#"{"signingKeys": []}"#), Filtered::default(), "nothing private: as is");
+        let feed = r#"{"advisories": [{"id": "X", "affected": [{"packName": "private.a.t"}, {"packName": "private.b.t"}]},
+                                      {"id": "Y", "affected": [{"packName": "private.b.t"}]}]}"#;
+        let body: serde_json::Value =
+            serde_json::from_str(&a.filter_advisories(feed).body.expect("filtered")).expect("json");
+        assert_eq!(body["advisories"], serde_json::json!([{"id": "X", "affected": [{"packName": "private.a.t"}]}]));
+        let public: serde_json::Value =
+            serde_json::from_str(&View::Public.filter_advisories(feed).body.expect("filtered")).expect("json");
+        assert_eq!(public["advisories"], serde_json::json!([]));
     }
 
     #[test]

@@ -20,6 +20,19 @@ pub async fn principal(registry: &Registry, headers: &HeaderMap) -> Result<Princ
     }
 }
 
+/// What a reader with a bad token should do (reads need no token, but a presented one must be
+/// valid, as with npm and cargo registries).
+pub const READ_TOKEN_HINT: &str = "reads need no token: remove it (`token` under this registry in pack.toml, or \
+     OPENWOP_TOKEN), or replace it with a valid one (`pack login --registry URL`)";
+
+/// A 401 on a read: the same code, with what to do about the token in the message and in
+/// `details.hint`.
+fn read_refusal(mut err: ApiError) -> ApiError {
+    err.message = format!("{}; {READ_TOKEN_HINT}", err.message);
+    err.details = Some(serde_json::json!({ "hint": READ_TOKEN_HINT }));
+    err
+}
+
 /// The registry as the caller may see it (an extractor for every read handler): anonymous
 /// requests and operator tokens get the public view, a tenant token its tenant's view
 /// ([`crate::tenant`]). A presented token that does not authenticate is a 401, never a silent
@@ -36,19 +49,19 @@ impl axum::extract::FromRequestParts<Registry> for Viewed {
         if !parts.headers.contains_key(header::AUTHORIZATION) {
             return Ok(Self(registry.viewed(crate::tenant::View::Public)));
         }
-        let caller = principal(registry, &parts.headers).await?;
+        let caller = principal(registry, &parts.headers).await.map_err(read_refusal)?;
         let Some(tenant) = caller.tenant else {
             return Ok(Self(registry.viewed(crate::tenant::View::Public)));
         };
         let now = time::OffsetDateTime::now_utc();
         match crate::tenant::View::of_tenant(&registry.storage().db, &tenant, now).await? {
             Some(view) => Ok(Self(registry.viewed(view))),
-            None => Err(ApiError {
+            None => Err(read_refusal(ApiError {
                 status: StatusCode::UNAUTHORIZED,
                 code: "unauthenticated",
                 message: format!("this token's tenant `{tenant}` no longer exists"),
                 details: None,
-            }),
+            })),
         }
     }
 }

@@ -1,21 +1,27 @@
-//! `GET /.well-known/openwop-registry` and `/.well-known/openwop-registry.json` (identical bodies).
+//! `GET /.well-known/openwop-registry` and `/.well-known/openwop-registry.json` (identical bodies),
+//! as the caller's view may see them.
 
-use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
+use super::auth::Viewed;
 use super::error::ApiError;
 use super::response;
-use crate::Registry;
+use super::security::CACHE_TENANT;
 
-/// The discovery document.
-pub async fn get(State(registry): State<Registry>, headers: HeaderMap) -> Result<Response, ApiError> {
+/// The discovery document. Rendered (and cached) once; signing keys and namespace assignments
+/// that concern only another tenant's private namespace are then dropped for this view
+/// ([`crate::tenant::View::filter_discovery`]).
+pub async fn get(Viewed(registry): Viewed, headers: HeaderMap) -> Result<Response, ApiError> {
     let doc = registry.discovery_doc().await?;
-    Ok(response::artifact(
-        &headers,
-        doc.body.clone(),
-        response::CONTENT_JSON,
-        response::CACHE_METADATA,
-        doc.etag.clone(),
-    ))
+    let view = registry.view();
+    let cache = if view.is_public() { response::CACHE_METADATA } else { CACHE_TENANT };
+    Ok(match view.filter_discovery(&String::from_utf8_lossy(&doc.body)).body {
+        Some(body) => {
+            let body = bytes::Bytes::from(body);
+            let etag = response::etag_of(&body);
+            response::artifact(&headers, body, response::CONTENT_JSON, cache, etag)
+        }
+        None => response::document(&headers, &doc, cache),
+    })
 }

@@ -97,41 +97,61 @@ fn too_many(message: String, wait: Duration) -> Response {
     response
 }
 
-/// Middleware enforcing [`Limits`].
-pub async fn enforce(State(limiter): State<Limiter>, req: Request, next: Next) -> Response {
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    let has_credentials = req.headers().contains_key(header::AUTHORIZATION);
-    let auth_budget = limiter.limits.auth_failures_per_minute;
-    if has_credentials && !limiter.auth_failures.has(ip, auth_budget) {
-        return too_many(
-            format!("too many failed authentications from this address ({auth_budget} per minute); wait and retry"),
-            Duration::from_secs(60 / u64::from(auth_budget.clamp(1, 60))),
-        );
+impl Limiter {
+    /// The checks made before a request runs: `Ok(client address)` to go ahead, or the 429 to
+    /// answer with (boxed: the refusal is the rare path). A plain read without credentials
+    /// touches no shared state.
+    pub(crate) fn admit(&self, req: &Request) -> Result<IpAddr, Box<Response>> {
+        let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let has_credentials = req.headers().contains_key(header::AUTHORIZATION);
+        let auth_budget = self.limits.auth_failures_per_minute;
+        if has_credentials && !self.auth_failures.has(ip, auth_budget) {
+            return Err(Box::new(too_many(
+                format!("too many failed authentications from this address ({auth_budget} per minute); wait and retry"),
+                Duration::from_secs(60 / u64::from(auth_budget.clamp(1, 60))),
+            )));
+        }
+        let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        if is_write && let Err(wait) = self.writes.take(ip, self.limits.writes_per_minute) {
+            let secs = wait.as_secs().max(1);
+            return Err(Box::new(too_many(
+                format!(
+                    "too many writes from this address ({} per minute); retry in {secs} s",
+                    self.limits.writes_per_minute
+                ),
+                wait,
+            )));
+        }
+        Ok(ip)
     }
-    let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if is_write && let Err(wait) = limiter.writes.take(ip, limiter.limits.writes_per_minute) {
-        let secs = wait.as_secs().max(1);
-        return too_many(
-            format!(
-                "too many writes from this address ({} per minute); retry in {secs} s",
-                limiter.limits.writes_per_minute
-            ),
-            wait,
-        );
-    }
-    match tokio::time::timeout(limiter.limits.request_timeout, next.run(req)).await {
-        Ok(response) => {
-            if response.status() == StatusCode::UNAUTHORIZED {
-                let _ = limiter.auth_failures.take(ip, auth_budget);
+
+    /// Runs `request` under the time limit, then counts a 401 against `ip`'s budget.
+    pub(crate) async fn run<F>(&self, ip: IpAddr, request: F) -> Response
+    where
+        F: std::future::Future<Output = Response>,
+    {
+        match tokio::time::timeout(self.limits.request_timeout, request).await {
+            Ok(response) => {
+                if response.status() == StatusCode::UNAUTHORIZED {
+                    let _ = self.auth_failures.take(ip, self.limits.auth_failures_per_minute);
+                }
+                response
             }
-            response
+            Err(_) => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "pack_registry_unreachable",
+                message: format!("the request took longer than {:?}; retry", self.limits.request_timeout),
+                details: None,
+            }
+            .into_response(),
         }
-        Err(_) => ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "pack_registry_unreachable",
-            message: format!("the request took longer than {:?}; retry", limiter.limits.request_timeout),
-            details: None,
-        }
-        .into_response(),
+    }
+}
+
+/// Middleware enforcing [`Limits`] (the router runs the same checks in its one edge layer).
+pub async fn enforce(State(limiter): State<Limiter>, req: Request, next: Next) -> Response {
+    match limiter.admit(&req) {
+        Ok(ip) => limiter.run(ip, next.run(req)).await,
+        Err(refused) => *refused,
     }
 }

@@ -1,12 +1,12 @@
 //! `GET /metrics`: Prometheus text exposition of request counts and latencies per route
 //! template and status, kept in process (each replica exposes its own).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -23,17 +23,33 @@ struct Series {
 /// (method, route template, status).
 type SeriesKey = (String, String, u16);
 
+/// Series by route template, then by (method, status): a request's series is found without
+/// allocating (the per-route lists are a handful of entries long).
+type SeriesMap = HashMap<Box<str>, Vec<(Method, u16, Series)>>;
+
 /// Request metrics shared by every handler of one process.
 #[derive(Default, Clone)]
 pub struct Metrics {
-    series: Arc<Mutex<BTreeMap<SeriesKey, Series>>>,
+    series: Arc<Mutex<SeriesMap>>,
 }
 
 impl Metrics {
-    fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// Counts one request of `method` on the route template `route` answered with `status`.
+    pub(crate) fn record(&self, method: &Method, route: &str, status: u16, seconds: f64) {
         // A poisoned lock only means another request panicked mid-update; the counts stay usable.
         let mut map = self.series.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let s = map.entry((method.to_string(), route.to_string(), status)).or_default();
+        let list = match map.get_mut(route) {
+            Some(list) => list,
+            None => map.entry(route.into()).or_default(),
+        };
+        let index = match list.iter().position(|(m, st, _)| m == method && *st == status) {
+            Some(index) => index,
+            None => {
+                list.push((method.clone(), status, Series::default()));
+                list.len() - 1
+            }
+        };
+        let s = &mut list[index].2;
         s.count += 1;
         s.sum_seconds += seconds;
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -45,7 +61,14 @@ impl Metrics {
 
     /// The exposition text.
     pub fn render(&self) -> String {
-        let map = self.series.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let series = self.series.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Sorted by (method, route, status), as the exposition has always been.
+        let map: BTreeMap<SeriesKey, &Series> = series
+            .iter()
+            .flat_map(|(route, list)| {
+                list.iter().map(move |(method, status, s)| ((method.to_string(), route.to_string(), *status), s))
+            })
+            .collect();
         let mut out = String::new();
         out.push_str("# HELP openwop_http_requests_total HTTP requests by method, route and status.\n");
         out.push_str("# TYPE openwop_http_requests_total counter\n");
@@ -93,11 +116,12 @@ fn escape(label: &str) -> String {
 /// Middleware: times every request under its route template (never the raw path, so pack
 /// names cannot blow up the series count).
 pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
-    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let start = Instant::now();
     let response = next.run(req).await;
-    metrics.record(&method, &route, response.status().as_u16(), start.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    metrics.record(&method, route, response.status().as_u16(), start.elapsed().as_secs_f64());
     response
 }
 

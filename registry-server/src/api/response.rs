@@ -1,10 +1,16 @@
 //! Header rules shared by every read endpoint (contract §2.1): content types, `Cache-Control`,
 //! strong ETags with `If-None-Match` → 304, `Content-Length`, CORS.
+//!
+//! The hot path builds a response from precomputed [`HeaderValue`]s (the constants below and the
+//! ETag a cached [`Doc`] carries): no header parsing, formatting or allocation per request.
+//! `Content-Length` is added by axum from the body's exact size.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
+
+use crate::registry::cache::Doc;
 
 /// JSON documents.
 pub const CONTENT_JSON: &str = "application/json; charset=utf-8";
@@ -22,35 +28,95 @@ pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Public keys.
 pub const CACHE_KEYS: &str = "public, max-age=86400";
 
+/// `Access-Control-Allow-Origin: *`: the registry is public data.
+static ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
+
 /// A strong ETag over `body`.
 pub fn etag_of(body: &[u8]) -> String {
     // The same `sha256-<base64>` form as a tarball's integrity (and its ETag).
     format!("\"{}\"", pack_verify::integrity::Integrity::of(body))
 }
 
+/// An ETag as a header value (ETags are ASCII; one that is not is left out rather than sent
+/// broken).
+pub fn etag_header(etag: String) -> Option<HeaderValue> {
+    HeaderValue::try_from(etag).ok()
+}
+
 /// Whether `If-None-Match` names `etag` (or `*`).
-fn matches(request: &HeaderMap, etag: &str) -> bool {
+fn matches(request: &HeaderMap, etag: &[u8]) -> bool {
     request
         .get_all(header::IF_NONE_MATCH)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .any(|tag| tag == b"*" || tag == etag || tag.strip_prefix(b"W/") == Some(etag))
+}
+
+/// A 200 (or 304) response from ready header values.
+fn respond(
+    request: &HeaderMap,
+    body: Bytes,
+    content_type: Option<HeaderValue>,
+    cache: Option<HeaderValue>,
+    etag: Option<HeaderValue>,
+) -> Response {
+    let not_modified = etag.as_ref().is_some_and(|etag| matches(request, etag.as_bytes()));
+    let mut response = if not_modified {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        Response::new(Body::from(body))
+    };
+    let headers = response.headers_mut();
+    if let Some(cache) = cache {
+        headers.insert(header::CACHE_CONTROL, cache);
+    }
+    if let Some(etag) = etag {
+        headers.insert(header::ETAG, etag);
+    }
+    if let Some(content_type) = content_type {
+        headers.insert(header::CONTENT_TYPE, content_type);
+    }
+    response
 }
 
 /// A 200 (or 304) response carrying `body` with the given headers.
 pub fn artifact(request: &HeaderMap, body: Bytes, content_type: &str, cache: &str, etag: String) -> Response {
-    let not_modified = matches(request, &etag);
-    let mut builder = Response::builder()
-        .header(header::CACHE_CONTROL, cache)
-        .header(header::ETAG, etag)
-        .header(header::CONTENT_TYPE, content_type);
-    if not_modified {
-        builder = builder.status(StatusCode::NOT_MODIFIED);
-        return builder.body(Body::empty()).unwrap_or_default();
+    let mut response = respond(request, body, None, None, etag_header(etag));
+    // Not the hot path (cached documents and blobs use [`document`] and [`blob`]).
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(cache) {
+        headers.insert(header::CACHE_CONTROL, value);
     }
-    builder.status(StatusCode::OK).header(header::CONTENT_LENGTH, body.len()).body(Body::from(body)).unwrap_or_default()
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// A cached JSON document with its precomputed ETag. `cache` is one of the `CACHE_*` constants.
+pub fn document(request: &HeaderMap, doc: &Doc, cache: &'static str) -> Response {
+    respond(
+        request,
+        doc.body.clone(),
+        Some(HeaderValue::from_static(CONTENT_JSON)),
+        Some(HeaderValue::from_static(cache)),
+        doc.etag_header.clone(),
+    )
+}
+
+/// An immutable blob (tarball, signature) with its ETag. `content_type` is one of the
+/// `CONTENT_*` constants.
+pub fn blob(request: &HeaderMap, body: Bytes, content_type: &'static str, etag: Option<HeaderValue>) -> Response {
+    respond(
+        request,
+        body,
+        Some(HeaderValue::from_static(content_type)),
+        Some(HeaderValue::from_static(CACHE_IMMUTABLE)),
+        etag,
+    )
 }
 
 /// A JSON metadata document.
@@ -60,8 +126,23 @@ pub fn json_document(request: &HeaderMap, body: impl Into<Bytes>) -> Response {
     artifact(request, body, CONTENT_JSON, CACHE_METADATA, etag)
 }
 
-/// Adds `Access-Control-Allow-Origin: *` to every response: the registry is public data.
-pub async fn cors(mut response: Response) -> Response {
-    response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    response
+/// Adds `Access-Control-Allow-Origin: *` to every response (the router's edge layer calls it):
+/// the registry is public data.
+pub fn cors(response: &mut Response) {
+    response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN.clone());
+}
+
+/// A response to a request that carried credentials is that caller's view (a tenant sees its
+/// own private packs and filtered documents): a shared cache must neither keep it nor replay it
+/// to anyone else. `public` becomes `private`, and `Vary: Authorization` covers caches that key
+/// on headers.
+pub fn private_to_caller(response: &mut Response) {
+    let headers = response.headers_mut();
+    if let Some(value) = headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok())
+        && let Some(rest) = value.strip_prefix("public")
+        && let Ok(private) = HeaderValue::from_str(&format!("private{rest}"))
+    {
+        headers.insert(header::CACHE_CONTROL, private);
+    }
+    headers.append(header::VARY, HeaderValue::from_static("Authorization"));
 }

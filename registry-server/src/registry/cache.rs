@@ -13,7 +13,8 @@
 //! - this process commits a write ([`Db::commit_write`] bumps it after the commit): read-your-writes
 //!   within one replica is exact;
 //! - SQLite (replicas share one host and one file): on every cached read the 48-byte WAL-index
-//!   header at the start of `<db>-shm` is re-read (one `pread`, no database query). SQLite changes
+//!   header at the start of `<db>-shm` is re-read (one `pread`, no database query, no lock held
+//!   across it, so concurrent requests on several threads do not queue). SQLite changes
 //!   that header in the same step that makes a commit visible to new readers, so a commit by another
 //!   process is seen by the next request: staleness **0** while the `-shm` file is live. A poller
 //!   also reads the generation row and re-opens `-shm` every [`SQLITE_POLL`] (100 ms), which bounds
@@ -29,9 +30,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use sqlx::{Any, Transaction};
 
@@ -55,10 +57,16 @@ pub const MAX_CACHED_BLOB: usize = 1 << 20;
 pub struct Doc {
     /// The response body.
     pub body: Bytes,
-    /// Its strong ETag (`"sha256-…"`, or the tarball integrity for rows).
+    /// Its strong ETag (`"sha256-…"`).
     pub etag: String,
+    /// [`Doc::etag`] as a ready header value (built once, cloned per response).
+    pub etag_header: Option<HeaderValue>,
     /// The version row, for version entries.
     pub row: Option<VersionRow>,
+    /// The tarball's ETag (its integrity) and the signature's (a SHA-256 of the blob), built on
+    /// first use: a version row never changes while this entry lives.
+    tarball_etag: OnceLock<Option<HeaderValue>>,
+    signature_etag: OnceLock<Option<HeaderValue>>,
 }
 
 impl Doc {
@@ -66,7 +74,25 @@ impl Doc {
     pub fn json(body: String) -> Self {
         let body = Bytes::from(body);
         let etag = crate::api::response::etag_of(&body);
-        Self { body, etag, row: None }
+        let etag_header = crate::api::response::etag_header(etag.clone());
+        Self { body, etag, etag_header, row: None, tarball_etag: OnceLock::new(), signature_etag: OnceLock::new() }
+    }
+
+    /// The ETag of this version's tarball: its integrity value, quoted (the spec's choice).
+    pub fn tarball_etag(&self) -> Option<HeaderValue> {
+        self.tarball_etag
+            .get_or_init(|| {
+                let row = self.row.as_ref()?;
+                crate::api::response::etag_header(format!("\"{}\"", row.integrity))
+            })
+            .clone()
+    }
+
+    /// The ETag of this version's signature blob (`signature` is its body), computed once.
+    pub fn signature_etag(&self, signature: &[u8]) -> Option<HeaderValue> {
+        self.signature_etag
+            .get_or_init(|| crate::api::response::etag_header(crate::api::response::etag_of(signature)))
+            .clone()
     }
 
     /// The body as text (the bodies are rendered from `String`s).
@@ -99,16 +125,12 @@ pub struct Changes {
     started: AtomicBool,
     url: String,
     backend: Backend,
-    /// SQLite: the open `-shm` file and the last header seen.
-    shm: Mutex<Shm>,
+    /// SQLite: the open `-shm` file (replaced by the poller; read-locked per request, never
+    /// held across more than one `pread`) and the last header seen, as six words.
+    shm: RwLock<Option<std::fs::File>>,
+    shm_header: [AtomicU64; 6],
     /// Last generation read from the database by the poller.
     seen_generation: AtomicU64,
-}
-
-#[derive(Debug)]
-struct Shm {
-    file: Option<std::fs::File>,
-    header: [u8; 48],
 }
 
 impl Changes {
@@ -120,7 +142,8 @@ impl Changes {
             started: AtomicBool::new(false),
             url: url.to_string(),
             backend,
-            shm: Mutex::new(Shm { file: None, header: [0; 48] }),
+            shm: RwLock::new(None),
+            shm_header: Default::default(),
             seen_generation: AtomicU64::new(u64::MAX),
         })
     }
@@ -145,17 +168,29 @@ impl Changes {
 
     fn check_shm(&self) {
         use std::os::unix::fs::FileExt as _;
-        let Ok(mut shm) = self.shm.lock() else { return };
         let mut header = [0u8; 48];
-        let read = match &shm.file {
-            Some(file) => file.read_at(&mut header, 0).ok(),
-            None => None,
+        let read = match self.shm.read() {
+            Ok(file) => file.as_ref().and_then(|file| file.read_at(&mut header, 0).ok()),
+            Err(_) => None,
         };
-        if let Some(48) = read
-            && header != shm.header
-        {
-            shm.header = header;
-            self.invalidate();
+        if read != Some(48) {
+            return;
+        }
+        let mut words = [0u64; 6];
+        for (word, bytes) in words.iter_mut().zip(header.chunks_exact(8)) {
+            let mut buf = [0u8; 8];
+            buf.copy_from_slice(bytes);
+            *word = u64::from_ne_bytes(buf);
+        }
+        if words.iter().zip(&self.shm_header).all(|(word, seen)| seen.load(Ordering::Acquire) == *word) {
+            return;
+        }
+        // Invalidate *before* publishing the new header: a thread that then reads this header
+        // and finds it already recorded also finds the epoch moved. Threads racing here (one
+        // with an older read) only cause extra invalidations, never a missed one.
+        self.invalidate();
+        for (word, seen) in words.iter().zip(&self.shm_header) {
+            seen.store(*word, Ordering::Release);
         }
     }
 
@@ -171,8 +206,8 @@ impl Changes {
 
     fn reopen_shm(&self) {
         let file = self.shm_path().and_then(|p| std::fs::File::open(p).ok());
-        if let Ok(mut shm) = self.shm.lock() {
-            shm.file = file;
+        if let Ok(mut shm) = self.shm.write() {
+            *shm = file;
         }
         self.check_shm();
     }
@@ -288,10 +323,10 @@ impl Db {
 #[derive(Debug)]
 pub struct Cache {
     changes: Arc<Changes>,
-    state: Mutex<State>,
+    state: RwLock<State>,
     /// Blobs by key. Keys are content hashes (`sha256/…`), so an entry never goes stale and no
     /// write invalidates it; only versions a row still names are ever looked up.
-    blobs: Mutex<(HashMap<String, Bytes>, usize)>,
+    blobs: RwLock<(HashMap<String, Bytes>, usize)>,
     /// One renderer per key at a time: concurrent misses of one document wait for the first
     /// instead of all reading the database (a cold `/v1/index.json` under load).
     inflight: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
@@ -308,15 +343,15 @@ impl Cache {
     pub fn new(changes: Arc<Changes>) -> Self {
         Self {
             changes,
-            state: Mutex::new(State::default()),
-            blobs: Mutex::new((HashMap::new(), 0)),
+            state: RwLock::new(State::default()),
+            blobs: RwLock::new((HashMap::new(), 0)),
             inflight: Mutex::default(),
         }
     }
 
     /// A blob kept in memory, by its content-hash key.
     pub fn blob(&self, key: &str) -> Option<Bytes> {
-        self.blobs.lock().ok()?.0.get(key).cloned()
+        self.blobs.read().ok()?.0.get(key).cloned()
     }
 
     /// Keeps a small blob in memory (emptying the blob cache when it would exceed its budget).
@@ -324,7 +359,7 @@ impl Cache {
         if body.len() > MAX_CACHED_BLOB {
             return;
         }
-        if let Ok(mut blobs) = self.blobs.lock() {
+        if let Ok(mut blobs) = self.blobs.write() {
             if blobs.1 + body.len() > BLOB_BUDGET {
                 blobs.0.clear();
                 blobs.1 = 0;
@@ -362,7 +397,7 @@ impl Cache {
         let Some(doc) = rendered? else { return Ok(None) };
         let doc = Arc::new(doc);
         if let Some(epoch) = epoch
-            && let Ok(mut state) = self.state.lock()
+            && let Ok(mut state) = self.state.write()
         {
             if state.epoch < epoch {
                 state.docs.clear();
@@ -381,7 +416,7 @@ impl Cache {
     /// The entry for `key` if it is current.
     fn lookup(&self, key: &Key) -> Option<Arc<Doc>> {
         let epoch = self.changes.epoch()?;
-        let state = self.state.lock().ok()?;
+        let state = self.state.read().ok()?;
         if state.epoch != epoch {
             return None;
         }

@@ -166,8 +166,10 @@ fn mirror_trust(dir: &std::path::Path) -> (RegistryTrust, PrivateKey) {
             key_id: "mirror-1".into(),
             algorithm: "ed25519".into(),
             public_key: k.public_key().to_base64(),
-            permitted_namespaces: vec!["private.mirror.*".into()],
+            permitted_namespaces: vec!["vendor.mirror.*".into()],
             status: "active".into(),
+            // The status signer and the mirror's own publisher key in one pinned key.
+            roles: vec!["publisher".into(), "registry".into()],
             operator: None,
         }],
         keychain: None,
@@ -290,7 +292,7 @@ async fn upstream_mirror_client_chain() {
         let disc: Value = serde_json::from_slice(&disc).unwrap();
         let keys = disc["signingKeys"].as_array().unwrap();
         let by_id = |id: &str| keys.iter().find(|k| k["keyId"] == id).cloned();
-        assert_eq!(by_id("mirror-1").unwrap()["permittedNamespaces"], serde_json::json!(["private.mirror.*"]));
+        assert_eq!(by_id("mirror-1").unwrap()["permittedNamespaces"], serde_json::json!(["vendor.mirror.*"]));
         assert_eq!(
             by_id("acme-1").expect("upstream key listed")["permittedNamespaces"],
             serde_json::json!(["vendor.acme.extra", "vendor.acme.tools"])
