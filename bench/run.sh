@@ -261,9 +261,17 @@ if want verify; then
         skip verify "needs hyperfine"
     else
         echo
-        echo "== verify: pack-verify registry <fixture tree>, cold process (load $(cut -d' ' -f1 /proc/loadavg))"
-        hyperfine -N --warmup 2 --runs 20 --export-markdown "$WORK/verify.md" \
-            "$BIN/pack-verify registry $TREE" 2>&1 | grep -v '^\s*$' | sed 's/^/   /'
+        echo "== verify: the whole fixture tree in a cold process, against a straightforward single-threaded"
+        echo "   verifier (bench/peers/naive-verify.mjs, Node) and pack-verify on one core (load $(cut -d' ' -f1 /proc/loadavg))"
+        peers=(-n "pack-verify (all cores)" "$BIN/pack-verify registry $TREE"
+            -n "pack-verify --jobs 1" "$BIN/pack-verify registry $TREE --jobs 1")
+        if have node; then
+            peers+=(-n "naive verifier (node)" "node $REPO/bench/peers/naive-verify.mjs $TREE")
+        else
+            echo "   (node missing: the naive peer is skipped)"
+        fi
+        hyperfine -N --warmup 3 --runs 20 --export-markdown "$WORK/verify.md" "${peers[@]}" 2>&1 \
+            | grep -v '^\s*$' | sed 's/^/   /'
     fi
 fi
 
