@@ -135,6 +135,7 @@ fn plan(
     roots: &BTreeMap<String, String>,
     lock_path: &Path,
     flags: &ResolveFlags,
+    cache: &Cache,
 ) -> CliResult<Planned> {
     let previous = read_lockfile(lock_path)?;
     let no_network = flags.frozen || flags.offline;
@@ -158,7 +159,7 @@ fn plan(
         allow_advisories: flags.allow_advisories.iter().cloned().collect(),
     };
     shell.status("Resolving", &format!("{} requirement(s)", roots.len()));
-    let (lockfile, warnings) = lock(registries, previous.as_ref(), &options)?;
+    let (lockfile, warnings) = lock(registries, previous.as_ref(), &options, Some(cache))?;
     for w in &warnings {
         shell.warn(&format!("{w} [{}]", w.code()));
     }
@@ -201,7 +202,7 @@ pub fn exec_lock(args: &LockArgs, shell: &Shell) -> CliResult<Outcome> {
         .unwrap_or_else(|| args.manifest.parent().map_or_else(|| PathBuf::from(LOCKFILE), |d| d.join(LOCKFILE)));
     let registries =
         registries(&config, args.registry.registry.as_deref(), args.resolve.frozen || args.resolve.offline)?;
-    let planned = plan(shell, &registries, &roots, &lock_path, &args.resolve)?;
+    let planned = plan(shell, &registries, &roots, &lock_path, &args.resolve, &Cache::new(default_cache_dir()))?;
     if planned.changed {
         write_atomic(&lock_path, &planned.lockfile.to_bytes())?;
     }
@@ -231,11 +232,11 @@ pub fn exec_install(args: &InstallArgs, shell: &Shell) -> CliResult<Outcome> {
     }
     let no_network = args.resolve.frozen || args.resolve.offline;
     let registries = registries(&config, args.registry.registry.as_deref(), no_network)?;
-    let planned = plan(shell, &registries, &roots, &lock_path, &args.resolve)?;
+    let cache = Cache::new(args.cache_dir.clone().unwrap_or_else(default_cache_dir));
+    let planned = plan(shell, &registries, &roots, &lock_path, &args.resolve, &cache)?;
     let lockfile = &planned.lockfile;
 
     // Fetch everything (cache first), then verify everything, before touching the host dir.
-    let cache = Cache::new(args.cache_dir.clone().unwrap_or_else(default_cache_dir));
     if let Some(max) = &args.max_staleness {
         let max = crate::install::pipeline::parse_duration(max)?;
         for registry in &registries {

@@ -74,6 +74,20 @@ impl Cache {
         })
     }
 
+    /// Only the cached version manifest of the tarball with `integrity`, for resolution: the
+    /// entry must be complete and the manifest must name that integrity. Install still reads
+    /// and verifies the whole entry ([`Cache::get`]).
+    pub fn manifest(&self, integrity: &str) -> Option<Vec<u8>> {
+        let parsed = Integrity::parse(integrity).ok()?;
+        let dir = self.dir_for(&parsed);
+        if !dir.join("pack.tgz").is_file() {
+            return None;
+        }
+        let bytes = std::fs::read(dir.join("manifest.json")).ok()?;
+        let named = serde_json::from_slice::<serde_json::Value>(&bytes).ok()?;
+        (named.get("integrity").and_then(serde_json::Value::as_str) == Some(integrity)).then_some(bytes)
+    }
+
     /// Stores a verified version. Files are written to a temporary directory and renamed into
     /// place, so a reader never sees a half-written entry.
     pub fn put(&self, version: &CachedVersion) -> CliResult<()> {

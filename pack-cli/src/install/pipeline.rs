@@ -49,13 +49,18 @@ fn resolve_error(e: &ResolveError) -> CliError {
 }
 
 /// Resolves `options` against `registries` (primary first), keeping `previous` pins that still
-/// satisfy. Returns the new lockfile and the resolver's warnings.
+/// satisfy; manifests of versions already in `cache` are read from there. Returns the new
+/// lockfile and the resolver's warnings.
 pub fn lock(
     registries: &[Registry],
     previous: Option<&Lockfile>,
     options: &LockOptions,
+    cache: Option<&Cache>,
 ) -> CliResult<(Lockfile, Vec<ResolveWarning>)> {
-    let index = RegistryIndex::new(registries);
+    let mut index = RegistryIndex::new(registries);
+    if let Some(cache) = cache {
+        index = index.with_cache(cache.clone());
+    }
     let advisories = index.advisories().map_err(|e| resolve_error(&e))?;
     let mut overrides = previous.map(|p| p.overrides.clone()).unwrap_or_default();
     overrides.extend(options.overrides.clone());

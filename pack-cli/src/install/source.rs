@@ -43,6 +43,8 @@ impl Registry {
 /// Candidates per pack, fetched once per run.
 pub struct RegistryIndex<'a> {
     registries: &'a [Registry],
+    /// Where manifests of versions downloaded before are found without a request.
+    cache: Option<crate::install::cache::Cache>,
     seen: RefCell<HashMap<String, Vec<Candidate>>>,
     /// Raw version manifests fetched while resolving, reused by the download step.
     pub manifests: RefCell<HashMap<(String, String), Vec<u8>>>,
@@ -93,7 +95,33 @@ pub fn candidate_from_manifest(manifest: &Value, version: Version, source: &str)
 impl<'a> RegistryIndex<'a> {
     /// An index over `registries` (primary first).
     pub fn new(registries: &'a [Registry]) -> Self {
-        Self { registries, seen: RefCell::default(), manifests: RefCell::default() }
+        Self { registries, cache: None, seen: RefCell::default(), manifests: RefCell::default() }
+    }
+
+    /// Reads the manifests of versions already in `cache` from there instead of the network.
+    /// Yank and deprecation state still come from the freshly fetched pack index.
+    pub fn with_cache(mut self, cache: crate::install::cache::Cache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The version manifest for one index entry: from the cache when its integrity is there,
+    /// else from the registry. The flag says whether it came from the cache.
+    fn manifest_for(
+        &self,
+        client: &RegistryClient,
+        name: &str,
+        version: &str,
+        entry: &Value,
+    ) -> Result<Option<(Vec<u8>, bool)>, crate::registry::RegistryError> {
+        let cached = entry
+            .get("integrity")
+            .and_then(Value::as_str)
+            .and_then(|integrity| self.cache.as_ref().and_then(|c| c.manifest(integrity)));
+        match cached {
+            Some(bytes) => Ok(Some((bytes, true))),
+            None => Ok(client.version_manifest(name, version)?.map(|b| (b, false))),
+        }
     }
 
     /// Advisories of every registry, for the resolver.
@@ -137,12 +165,24 @@ impl PackageIndex for RegistryIndex<'_> {
             for entry in index.get("versions").and_then(Value::as_array).into_iter().flatten() {
                 let Some(text) = entry.get("version").and_then(Value::as_str) else { continue };
                 let Ok(version) = Version::parse(text) else { continue };
-                let Some(bytes) = client.version_manifest(name, text).map_err(|e| unreachable(&registry.url, &e))?
+                let Some((bytes, from_cache)) =
+                    self.manifest_for(client, name, text, entry).map_err(|e| unreachable(&registry.url, &e))?
                 else {
                     continue;
                 };
                 let Ok(manifest) = serde_json::from_slice::<Value>(&bytes) else { continue };
-                found.push(candidate_from_manifest(&manifest, version, &registry.url));
+                let mut candidate = candidate_from_manifest(&manifest, version, &registry.url);
+                if from_cache {
+                    // A cached manifest is as old as the download; the index is current.
+                    if let Some(yanked) = entry.get("yanked") {
+                        candidate.yanked = truthy(Some(yanked));
+                    }
+                    if let Some(deprecated) = entry.get("deprecated") {
+                        candidate.deprecated = truthy(Some(deprecated))
+                            .then(|| candidate.deprecated.take().unwrap_or_else(|| "deprecated".into()));
+                    }
+                }
+                found.push(candidate);
                 self.manifests.borrow_mut().insert((name.to_string(), text.to_string()), bytes);
             }
             // The first registry that lists the pack wins; later ones are not consulted for it.

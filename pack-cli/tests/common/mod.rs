@@ -151,7 +151,7 @@ pub fn start_our_registry(pack: &Pack, d: &Path) -> OurRegistry {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     let admin = token(&["--principal", "ops", "--scope", "admin"]);
-    let acme = token(&["--principal", "acme", "--namespace", "vendor.acme.*", "--scope", "publish"]);
+    let acme = token(&["--principal", "acme", "--namespace", "vendor.acme.*", "--scope", "publish,yank,yank-revert"]);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let server = spawn_our_registry(d, port);

@@ -58,6 +58,30 @@ fn publish_depend_lock_install_then_refuse_tampering() {
     pack.ok(&["--json", "install", "--host-dir", "host", "--offline"]);
     let before = tree_files(&host.join("packs/"));
 
+    // A warm re-resolve reads the manifests of cached versions from the cache: of the three
+    // candidate manifests only base@0.2.0's (never downloaded) is requested, and nothing else.
+    let version_file_gets = || -> u64 {
+        let text = reqwest::blocking::get(format!("{}/metrics", registry.base)).unwrap().text().unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("openwop_http_requests_total{method=\"GET\",route=\"/v1/packs/{name}/-/{file}\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let gets = version_file_gets();
+    pack.ok(&["--json", "install", "vendor.acme.app@^1", "--host-dir", "host-warm"]);
+    assert_eq!(version_file_gets() - gets, 1, "only the uncached manifest is fetched");
+    // Yank state still comes from the fresh pack index, not from the cached manifest: base@0.1.0
+    // is cached and then yanked, so a new ^0.1 finds nothing usable.
+    pack.ok(&["--json", "yank", "vendor.acme.base@0.1.0", "--reason", "broken"]);
+    let refused = pack.fails(
+        &["--json", "install", "vendor.acme.base@^0.1", "--host-dir", "host-yanked"],
+        2,
+        "pack_version_not_found",
+    );
+    assert!(refused["message"].as_str().unwrap().contains("yanked"), "{refused}");
+    assert!(!d.join("host-yanked").exists());
+    pack.ok(&["--json", "unyank", "vendor.acme.base@0.1.0"]);
+
     // Tamper with the stored tarball of vendor.acme.base@0.1.0 on the server, drop the cache:
     // install refuses with the integrity code and leaves the host directory as it was.
     let integrity = packs[1]["integrity"].as_str().unwrap();
