@@ -335,7 +335,7 @@ fn hint(err: &RegistryError) -> &'static str {
 
 async fn serve(
     config: Config,
-    trust: Option<RegistryTrust>,
+    trust: Option<std::sync::Arc<RegistryTrust>>,
     limits: Limits,
     mirror: Option<std::sync::Arc<registry_server::mirror::Mirror>>,
     http_threads: usize,
@@ -478,13 +478,16 @@ async fn run(cli: Cli) -> Result<(), RegistryError> {
                     .or(file.request_timeout_secs)
                     .map_or(defaults.request_timeout, std::time::Duration::from_secs),
             };
+            let trust = write.load(&file)?.map(std::sync::Arc::new);
             let mirror = match &file.mirror {
-                Some(section) => Some(std::sync::Arc::new(registry_server::mirror::Mirror::new(section.load()?)?)),
+                Some(section) => Some(std::sync::Arc::new(
+                    registry_server::mirror::Mirror::new(section.load()?)?.with_trust(trust.clone())?,
+                )),
                 None => None,
             };
             let http_threads = http_threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
-            serve(storage.config(&file, listen), write.load(&file)?, limits, mirror, http_threads).await
+            serve(storage.config(&file, listen), trust, limits, mirror, http_threads).await
         }
         Command::Mirror { command: MirrorCommand::Sync { storage, upstream, patterns, lockfile } } => {
             mirror_sync(&file, &storage, upstream.as_deref(), &patterns, lockfile.as_deref()).await
@@ -607,7 +610,9 @@ async fn mirror_sync(
     let Some(section) = &file.mirror else {
         return Err(RegistryError::Config { what: "no [mirror] section in the --config file".into() });
     };
-    let mirror = Mirror::new(section.load()?)?;
+    // The trust (and statement key) from the config file, for a mirror that re-signs.
+    let trust = WriteArgs::default().load(file)?.map(std::sync::Arc::new);
+    let mirror = Mirror::new(section.load()?)?.with_trust(trust)?;
     let mut scope =
         SyncScope { patterns: patterns.iter().map(|p| Pattern::parse(p)).collect::<Result<_, _>>()?, lock: Vec::new() };
     if let Some(path) = lockfile {

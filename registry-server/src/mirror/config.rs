@@ -48,6 +48,11 @@ pub struct MirrorSection {
     pub breaker_threshold: Option<u32>,
     /// Seconds an open circuit stays open (default 30).
     pub breaker_cooldown_secs: Option<u64>,
+    /// Re-sign mirrored versions (decisions §14): this mirror issues its own registry statement
+    /// for each, with its own statement key, so clients can pin the mirror's root instead of
+    /// every upstream's. Off by default: upstream statements are served unchanged.
+    #[serde(default)]
+    pub resign: bool,
     /// The upstreams, in lookup order.
     #[serde(default)]
     pub upstreams: Vec<UpstreamSection>,
@@ -250,6 +255,8 @@ pub struct MirrorSettings {
     pub upstreams: Vec<UpstreamSpec>,
     /// Timeouts, retries, breaker.
     pub resilience: Resilience,
+    /// Whether this mirror re-signs what it mirrors (see [`MirrorSection::resign`]).
+    pub resign: bool,
 }
 
 impl MirrorSection {
@@ -291,7 +298,7 @@ impl MirrorSection {
                 pull_through: u.pull_through.unwrap_or(true),
             });
         }
-        Ok(MirrorSettings { url: self.url.clone(), upstreams, resilience })
+        Ok(MirrorSettings { url: self.url.clone(), upstreams, resilience, resign: self.resign })
     }
 }
 

@@ -35,6 +35,7 @@ pub struct Mirror {
     url: Option<String>,
     upstreams: Vec<Upstream>,
     resilience: config::Resilience,
+    resign: bool,
 }
 
 /// What a pull-through did.
@@ -60,10 +61,35 @@ impl Mirror {
             .into_iter()
             .map(|spec| {
                 let client = upstream::UpstreamClient::new(&spec.url, settings.resilience)?;
-                Ok(Upstream { spec, client })
+                Ok(Upstream { spec, client, resigner: None })
             })
             .collect::<Result<Vec<_>, RegistryError>>()?;
-        Ok(Self { url: settings.url, upstreams, resilience: settings.resilience })
+        Ok(Self { url: settings.url, upstreams, resilience: settings.resilience, resign: settings.resign })
+    }
+
+    /// Gives the mirror its own trust. With `resign` configured, every version it stores from
+    /// now on gets a registry statement made and signed here (decisions §14), instead of the
+    /// upstream's; that needs a statement key, and a mirror without one refuses to start.
+    pub fn with_trust(mut self, trust: Option<Arc<crate::trust::RegistryTrust>>) -> Result<Self, RegistryError> {
+        if !self.resign {
+            return Ok(self);
+        }
+        let Some(shared) = trust.filter(|t| t.statement_key.is_some()) else {
+            return Err(RegistryError::Config {
+                what: "[mirror] resign = true needs this registry's trust bundle and statement key \
+                       (--trust, --statement-key, --statement-key-id)"
+                    .into(),
+            });
+        };
+        for up in &mut self.upstreams {
+            up.resigner = Some(Arc::clone(&shared));
+        }
+        Ok(self)
+    }
+
+    /// Whether mirrored versions carry this mirror's own statements.
+    pub fn resigns(&self) -> bool {
+        self.resign
     }
 
     /// The upstreams, in lookup order.

@@ -29,6 +29,8 @@ pub struct Upstream {
     pub spec: UpstreamSpec,
     /// Its HTTP client.
     pub client: UpstreamClient,
+    /// This mirror's own trust, when it re-signs what it mirrors (decisions §14).
+    pub resigner: Option<std::sync::Arc<crate::trust::RegistryTrust>>,
 }
 
 /// What a sync covers beyond the upstream's own filter.
@@ -466,6 +468,12 @@ async fn take_version(
         Some(b) => Some(storage.blobs.put(b).await?),
         None => None,
     };
+    // Re-signing: the upstream's statement (already verified above) is replaced by one this
+    // mirror makes over the same verified facts, for its own registry id and keychain.
+    let statement = match &up.resigner {
+        Some(trust) => Some(Bytes::from(own_statement(storage, trust, &verified, version, &published_at).await?)),
+        None => statement,
+    };
     let statement_blob = match statement {
         Some(b) => Some(storage.blobs.put(b).await?),
         None => None,
@@ -494,4 +502,31 @@ async fn take_version(
         sbom_blob,
         statement_blob,
     }))
+}
+
+/// This mirror's registry statement for a verified upstream version.
+async fn own_statement(
+    storage: &Storage,
+    trust: &crate::trust::RegistryTrust,
+    verified: &pack_verify::verify::VerifiedVersion,
+    version: &str,
+    published_at: &str,
+) -> Result<String, Abort> {
+    let Some((key_id, key)) = trust.statement_key.as_ref() else {
+        return Err(Abort::Local(RegistryError::Config { what: "re-signing needs a statement key".into() }));
+    };
+    let root = trust.root(&storage.db).await.map_err(Abort::Local)?;
+    Ok(pack_verify::trust::statement::StatementDocument {
+        doc_type: "openwop.version-statement".into(),
+        registry: root.registry().to_string(),
+        name: verified.name.clone(),
+        version: version.to_string(),
+        integrity: verified.integrity.to_string(),
+        published_at: published_at.to_string(),
+        signing_key_id: verified.signing_key_id.clone(),
+        signing_method: verified.method.as_str().to_string(),
+        keychain_version: root.keychain_version(),
+    }
+    .sign(key_id, key)
+    .to_json())
 }

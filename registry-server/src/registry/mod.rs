@@ -72,8 +72,8 @@ impl Registry {
     }
 
     /// Enables the write API with the trust the registry checks publishes against.
-    pub fn with_trust(mut self, trust: crate::trust::RegistryTrust) -> Self {
-        self.trust = Some(std::sync::Arc::new(trust));
+    pub fn with_trust(mut self, trust: impl Into<std::sync::Arc<crate::trust::RegistryTrust>>) -> Self {
+        self.trust = Some(trust.into());
         self
     }
 

@@ -10,7 +10,8 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use pack_verify::keys::PrivateKey;
-use pack_verify::trust::bundle::{BundleKey, TrustBundle};
+use pack_verify::trust::bundle::{BundleKey, BundleRoot, TrustBundle};
+use pack_verify::trust::keychain::KeychainDocument;
 use pack_verify::trust::state::TrustState;
 use pack_verify::trust::{ExpiryPolicy, SystemClock};
 use pack_verify::verify::{Verifier, VersionInput};
@@ -24,7 +25,7 @@ use registry_server::{Config, Registry};
 use serde_json::Value;
 
 use crate::support::{TestServer, stacks};
-use crate::world::{World, key, keychain_key, pack, token};
+use crate::world::{World, key, keychain_key, pack, stamp, token};
 
 const NORMAL: u8 = 0;
 const TAMPER_TGZ: u8 = 1;
@@ -137,8 +138,12 @@ fn resilience() -> Resilience {
 }
 
 fn mirror(url: &str, bundle: TrustBundle, include: &[&str], exclude: &[&str]) -> Arc<Mirror> {
+    Arc::new(Mirror::new(settings(url, bundle, include, exclude, false)).unwrap())
+}
+
+fn settings(url: &str, bundle: TrustBundle, include: &[&str], exclude: &[&str], resign: bool) -> MirrorSettings {
     let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let settings = MirrorSettings {
+    MirrorSettings {
         url: Some("https://mirror.test".into()),
         upstreams: vec![UpstreamSpec {
             name: "up".into(),
@@ -149,8 +154,8 @@ fn mirror(url: &str, bundle: TrustBundle, include: &[&str], exclude: &[&str]) ->
             pull_through: true,
         }],
         resilience: resilience(),
-    };
-    Arc::new(Mirror::new(settings).unwrap())
+        resign,
+    }
 }
 
 /// The mirror's own trust: a pinned key for its own namespace and its statement key (which
@@ -464,4 +469,95 @@ fn mirror_section_parses_from_the_config_file() {
     assert!(!settings.upstreams[0].filter.admits("core.openwop.old", "1.0.0"));
     std::fs::write(&path, "[mirror]\nbogus = 1\n").unwrap();
     assert!(registry_server::config::FileConfig::load(&path).is_err());
+}
+
+/// Re-signing (decisions §14): the mirror makes its own registry statement for every version it
+/// stores, so a client pins the mirror's root alone; bytes and signatures stay the upstream's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resigning_mirror_is_verified_with_its_own_root() {
+    let world = World::new();
+    let up = upstream(&world).await;
+    let client = reqwest::Client::new();
+    for stack in stacks().await {
+        let storage = stack.storage().await;
+        let dir = tempfile::tempdir().unwrap();
+        // The mirror operator's root and keychain: the upstream publisher key, only for what is
+        // mirrored, and the mirror's own statement key.
+        let (root, statement_key) = (key(30), key(31));
+        let keychain = KeychainDocument {
+            doc_type: "openwop.keychain".into(),
+            registry: "https://mirror.test".into(),
+            version: 1,
+            issued_at: stamp(0),
+            expires_at: stamp(30),
+            keys: vec![
+                keychain_key("acme-1", &key(2), "publisher", &["vendor.acme.tools"]),
+                keychain_key("mirror-1", &statement_key, "registry", &[]),
+            ],
+        }
+        .sign("mirror-root", &root)
+        .to_json();
+        storage.db.put_document(registry_server::trust::DOC_KEYCHAIN, &keychain, &stamp(0)).await.unwrap();
+        let bundle = TrustBundle {
+            openwop_trust_bundle: 1,
+            registry: "https://mirror.test".into(),
+            description: None,
+            root: Some(BundleRoot { key_id: "mirror-root".into(), public_key: root.public_key().to_base64() }),
+            keys: vec![],
+            keychain: None,
+        };
+        std::fs::write(dir.path().join("trust.json"), serde_json::to_vec(&bundle).unwrap()).unwrap();
+        std::fs::write(dir.path().join("mirror-1.key"), statement_key.to_pkcs8_pem().unwrap()).unwrap();
+        let trust = Arc::new(
+            RegistryTrust::load(&dir.path().join("trust.json"), Some(("mirror-1", &dir.path().join("mirror-1.key"))))
+                .unwrap(),
+        );
+        let resigning = || settings(&up.proxy_base, world.bundle.clone(), &["vendor.acme.tools"], &[], true);
+        let refused = Mirror::new(resigning()).unwrap().with_trust(None).unwrap_err();
+        assert!(refused.to_string().contains("statement key"), "{refused}");
+        let m = Arc::new(Mirror::new(resigning()).unwrap().with_trust(Some(Arc::clone(&trust))).unwrap());
+        let registry = Registry::new(storage.clone()).with_trust(Arc::clone(&trust)).with_mirror(Arc::clone(&m));
+        let server = TestServer::start_registry(registry).await;
+
+        let scope = SyncScope { patterns: vec![Pattern::parse("vendor.acme.tools").unwrap()], lock: vec![] };
+        let reports = m.sync(&storage, None, &scope).await.unwrap();
+        assert!(reports[0].ok(), "{:?}: {:?}", stack.kind, reports[0]);
+
+        let at = |base: &TestServer, f: &str| {
+            let url = base.url(&format!("/v1/packs/vendor.acme.tools/-/1.1.0.{f}"));
+            let client = client.clone();
+            async move { get(&client, url).await.1 }
+        };
+        let (manifest, tgz, sig, statement) = (
+            at(&server, "json").await,
+            at(&server, "tgz").await,
+            at(&server, "sig").await,
+            at(&server, "statement.json").await,
+        );
+        let upstream_statement = at(&up.server, "statement.json").await;
+        assert_eq!(tgz, at(&up.server, "tgz").await, "bytes unchanged");
+        assert_eq!(sig, at(&up.server, "sig").await, "publisher signature unchanged");
+        assert_ne!(statement, upstream_statement, "{:?}: the mirror's own statement", stack.kind);
+
+        // A client that pins only the mirror's root verifies what the mirror serves ...
+        let mirror_root = bundle
+            .resolve(Some(keychain.as_bytes()), &mut TrustState::new(), &SystemClock, ExpiryPolicy::Enforce)
+            .unwrap();
+        let check = |statement: &[u8]| {
+            Verifier::new(mirror_root.clone()).verify(&VersionInput {
+                manifest: &manifest,
+                tarball: &tgz,
+                signature: &sig,
+                statement: Some(statement),
+                expected: Some(("vendor.acme.tools", "1.1.0")),
+                other_versions: &[],
+            })
+        };
+        let verified = check(&statement).unwrap();
+        assert_eq!(verified.signing_key_id, "acme-1");
+        // ... and would refuse the upstream's statement, which the mirror's root does not vouch for.
+        let e = check(&upstream_statement).unwrap_err();
+        assert!(e.code().starts_with("registry_statement"), "{:?}: {e}", stack.kind);
+        stack.cleanup().await;
+    }
 }

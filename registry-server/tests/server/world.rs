@@ -20,7 +20,7 @@ pub fn key(seed: u8) -> PrivateKey {
     PrivateKey::from_seed([seed; 32])
 }
 
-fn stamp(offset_days: i64) -> String {
+pub fn stamp(offset_days: i64) -> String {
     pack_verify::trust::format_time(time::OffsetDateTime::now_utc() + time::Duration::days(offset_days))
 }
 
