@@ -13,23 +13,7 @@ use registry_server::storage::Storage;
 use registry_server::{Config, Registry};
 use serde_json::Value;
 
-/// A workspace binary, built on demand (`cargo test -p openwop-e2e` alone does not build other
-/// packages' binaries).
-fn binary(package: &str, name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
-    let path = profile_dir.join(name);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", package, "--bin", name]);
-    if profile_dir.ends_with("release") {
-        cmd.arg("--release");
-    }
-    let status = cmd.status().unwrap();
-    assert!(status.success(), "building {name} failed");
-    assert!(path.is_file(), "{} was not built", path.display());
-    path
-}
+use openwop_test_support::binary;
 
 /// Imports the fixture tree into a fresh embedded registry and serves it on a loopback port.
 fn serve_fixture_registry(tree: &std::path::Path, data: &std::path::Path) -> (String, tokio::runtime::Runtime) {
@@ -116,14 +100,7 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use openwop_test_support::Proc as Server;
 
 /// An operator sets up a registry with its own root, a publisher builds and publishes with the
 /// `pack` CLI, and a host verifies the live registry with `pack-verify` against the root alone.

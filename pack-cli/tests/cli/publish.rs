@@ -9,24 +9,7 @@ use serde_json::{Value, json};
 
 use crate::support::Run;
 
-/// A workspace binary beside the test executable, built on demand (`cargo test -p pack-cli`
-/// does not build other packages' binaries).
-pub fn binary(package: &str, name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
-    let path = profile_dir.join(name);
-    if !path.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", package, "--bin", name]);
-        if profile_dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().unwrap().success(), "building {name} failed");
-    }
-    assert!(path.is_file(), "{} was not built", path.display());
-    path
-}
+pub use openwop_test_support::binary;
 
 /// Runs `pack` in `dir` with a hermetic environment: the config file and XDG directory inside
 /// `dir`, no inherited registry or token, plus `env`.
