@@ -24,9 +24,11 @@ pub async fn get(Viewed(registry): Viewed, Path(file): Path<String>, headers: He
     }
     let key_id = file.strip_suffix(".pub").ok_or_else(unknown)?;
     let discovery = registry.discovery_doc().await?;
-    let hidden = registry.view().filter_discovery(&String::from_utf8_lossy(&discovery.body)).hidden_keys;
-    if hidden.iter().any(|h| h == key_id) {
-        return Err(unknown());
+    if discovery.mentions_private() {
+        let hidden = registry.view().filter_discovery(&String::from_utf8_lossy(&discovery.body)).hidden_keys;
+        if hidden.iter().any(|h| h == key_id) {
+            return Err(unknown());
+        }
     }
     let pem = registry.key(key_id).await?.ok_or_else(unknown)?;
     let body = Bytes::from(pem);

@@ -67,6 +67,9 @@ pub struct Doc {
     /// first use: a version row never changes while this entry lives.
     tarball_etag: OnceLock<Option<HeaderValue>>,
     signature_etag: OnceLock<Option<HeaderValue>>,
+    /// Whether the body names anything under `private.`, found once: a document that does not
+    /// is the same for every tenant view and is served without filtering.
+    mentions_private: OnceLock<bool>,
 }
 
 impl Doc {
@@ -75,7 +78,15 @@ impl Doc {
         let body = Bytes::from(body);
         let etag = crate::api::response::etag_of(&body);
         let etag_header = crate::api::response::etag_header(etag.clone());
-        Self { body, etag, etag_header, row: None, tarball_etag: OnceLock::new(), signature_etag: OnceLock::new() }
+        Self {
+            body,
+            etag,
+            etag_header,
+            row: None,
+            tarball_etag: OnceLock::new(),
+            signature_etag: OnceLock::new(),
+            mentions_private: OnceLock::new(),
+        }
     }
 
     /// The ETag of this version's tarball: its integrity value, quoted (the spec's choice).
@@ -93,6 +104,14 @@ impl Doc {
         self.signature_etag
             .get_or_init(|| crate::api::response::etag_header(crate::api::response::etag_of(signature)))
             .clone()
+    }
+
+    /// Whether the body names a private namespace or pack (computed on first use).
+    pub fn mentions_private(&self) -> bool {
+        *self.mentions_private.get_or_init(|| {
+            let needle = crate::tenant::PRIVATE_SCOPE.as_bytes();
+            self.body.windows(needle.len()).any(|w| w == needle)
+        })
     }
 
     /// The body as text (the bodies are rendered from `String`s).
