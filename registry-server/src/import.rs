@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::RegistryError;
 use crate::registry::{DOC_ADVISORIES, DOC_DISCOVERY, DOC_GENERATED_AT};
-use crate::storage::db::InsertOutcome;
+use crate::storage::db::{InsertOutcome, ordering_columns};
 use crate::storage::writes::AuditEvent;
 use crate::storage::{Storage, VersionRow};
 
@@ -247,23 +247,18 @@ async fn import_version(
     let truthy = |key: &str| manifest.get(key).is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)));
 
     let tarball_size = i64::try_from(tarball.len()).unwrap_or(i64::MAX);
-    let tarball_blob = storage.blobs.put(Bytes::from(tarball)).await?;
-    let signature_blob = storage.blobs.put(Bytes::from(signature)).await?;
-    let sbom_blob = match sbom {
-        Some(bytes) => Some(storage.blobs.put(Bytes::from(bytes)).await?),
-        None => None,
-    };
-    let statement_blob = match statement {
-        Some(bytes) => Some(storage.blobs.put(Bytes::from(bytes)).await?),
-        None => None,
-    };
+    let blobs = storage
+        .blobs
+        .put_version(Bytes::from(tarball), Bytes::from(signature), sbom.map(Bytes::from), statement.map(Bytes::from))
+        .await?;
+    let (major, minor, patch, prerelease) = ordering_columns(&parsed);
     Ok(VersionRow {
         name: name.to_string(),
         version: version.to_string(),
-        major: i64::try_from(parsed.major).unwrap_or(i64::MAX),
-        minor: i64::try_from(parsed.minor).unwrap_or(i64::MAX),
-        patch: i64::try_from(parsed.patch).unwrap_or(i64::MAX),
-        prerelease: parsed.pre.to_string(),
+        major,
+        minor,
+        patch,
+        prerelease,
         manifest: manifest_text,
         integrity,
         signing_method,
@@ -274,10 +269,10 @@ async fn import_version(
             .unwrap_or_else(|| stamp.to_string()),
         yanked: i64::from(truthy("yanked")),
         deprecated: i64::from(truthy("deprecated")),
-        tarball_blob,
+        tarball_blob: blobs.tarball,
         tarball_size,
-        signature_blob,
-        sbom_blob,
-        statement_blob,
+        signature_blob: blobs.signature,
+        sbom_blob: blobs.sbom,
+        statement_blob: blobs.statement,
     })
 }

@@ -18,7 +18,7 @@ use super::config::{Pattern, UpstreamSpec};
 use super::status::{self, StoredKey};
 use super::upstream::{UpstreamClient, UpstreamError};
 use crate::RegistryError;
-use crate::storage::db::InsertOutcome;
+use crate::storage::db::{InsertOutcome, ordering_columns};
 use crate::storage::writes::AuditEvent;
 use crate::storage::{Storage, VersionRow};
 
@@ -461,30 +461,22 @@ async fn take_version(
         .or_else(|| manifest_json.get("publishedAt").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(pack_verify::trust::now_rfc3339);
     let tarball_size = i64::try_from(tarball.len()).unwrap_or(i64::MAX);
-    // Blobs first; the version becomes visible only by the caller's single insert.
-    let tarball_blob = storage.blobs.put(tarball).await?;
-    let signature_blob = storage.blobs.put(signature).await?;
-    let sbom_blob = match sbom {
-        Some(b) => Some(storage.blobs.put(b).await?),
-        None => None,
-    };
     // Re-signing: the upstream's statement (already verified above) is replaced by one this
     // mirror makes over the same verified facts, for its own registry id and keychain.
     let statement = match &up.resigner {
         Some(trust) => Some(Bytes::from(own_statement(storage, trust, &verified, version, &published_at).await?)),
         None => statement,
     };
-    let statement_blob = match statement {
-        Some(b) => Some(storage.blobs.put(b).await?),
-        None => None,
-    };
+    // Blobs first; the version becomes visible only by the caller's single insert.
+    let blobs = storage.blobs.put_version(tarball, signature, sbom, statement).await?;
+    let (major, minor, patch, prerelease) = ordering_columns(&parsed);
     Ok(Ok(VersionRow {
         name: name.to_string(),
         version: version.to_string(),
-        major: i64::try_from(parsed.major).unwrap_or(i64::MAX),
-        minor: i64::try_from(parsed.minor).unwrap_or(i64::MAX),
-        patch: i64::try_from(parsed.patch).unwrap_or(i64::MAX),
-        prerelease: parsed.pre.to_string(),
+        major,
+        minor,
+        patch,
+        prerelease,
         manifest: manifest_text,
         integrity: verified.integrity.to_string(),
         signing_method: manifest_json
@@ -496,11 +488,11 @@ async fn take_version(
         published_at,
         yanked: i64::from(truthy("yanked")),
         deprecated: i64::from(truthy("deprecated")),
-        tarball_blob,
+        tarball_blob: blobs.tarball,
         tarball_size,
-        signature_blob,
-        sbom_blob,
-        statement_blob,
+        signature_blob: blobs.signature,
+        sbom_blob: blobs.sbom,
+        statement_blob: blobs.statement,
     }))
 }
 

@@ -24,7 +24,7 @@ use crate::RegistryError;
 use crate::auth::Principal;
 use crate::registry::Registry;
 use crate::storage::VersionRow;
-use crate::storage::db::InsertOutcome;
+use crate::storage::db::{InsertOutcome, ordering_columns};
 use crate::storage::writes::AuditEvent;
 
 /// Largest compressed upload accepted (contract: recommended 10 MB).
@@ -283,32 +283,23 @@ pub async fn publish(registry: &Registry, req: PublishRequest<'_>) -> Result<Pub
     }
 
     // Blobs first, then one transaction.
-    let blobs = &registry.storage().blobs;
+    let parsed = semver::Version::parse(req.version).map_err(|e| bad("invalid_version", e.to_string()))?;
     let files: Vec<(&str, &[u8])> = archive.files().iter().map(|f| (f.path.as_str(), f.data.as_slice())).collect();
     let sbom = sbom::version_sbom(&manifest, &req.body, &files);
     let tarball_size = i64::try_from(req.body.len()).unwrap_or(i64::MAX);
-    // The blobs are independent: store them concurrently (one round trip to S3, not four).
-    let statement_put = async {
-        match statement {
-            Some(text) => blobs.put(Bytes::from(text)).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let (tarball_blob, signature_blob, sbom_blob, statement_blob) = tokio::try_join!(
-        blobs.put(req.body.clone()),
-        blobs.put(Bytes::from(signature)),
-        blobs.put(Bytes::from(sbom)),
-        statement_put,
-    )?;
-    let sbom_blob = Some(sbom_blob);
-    let parsed = semver::Version::parse(req.version).map_err(|e| bad("invalid_version", e.to_string()))?;
+    let blobs = registry
+        .storage()
+        .blobs
+        .put_version(req.body.clone(), Bytes::from(signature), Some(Bytes::from(sbom)), statement.map(Bytes::from))
+        .await?;
+    let (major, minor, patch, prerelease) = ordering_columns(&parsed);
     let row = VersionRow {
         name: req.name.to_string(),
         version: req.version.to_string(),
-        major: i64::try_from(parsed.major).unwrap_or(i64::MAX),
-        minor: i64::try_from(parsed.minor).unwrap_or(i64::MAX),
-        patch: i64::try_from(parsed.patch).unwrap_or(i64::MAX),
-        prerelease: parsed.pre.to_string(),
+        major,
+        minor,
+        patch,
+        prerelease,
         manifest: manifest_text.clone(),
         integrity: integrity.clone(),
         signing_method: signing.method.as_str().to_string(),
@@ -316,11 +307,11 @@ pub async fn publish(registry: &Registry, req: PublishRequest<'_>) -> Result<Pub
         published_at: published_at.clone(),
         yanked: 0,
         deprecated: 0,
-        tarball_blob,
+        tarball_blob: blobs.tarball,
         tarball_size,
-        signature_blob,
-        sbom_blob,
-        statement_blob,
+        signature_blob: blobs.signature,
+        sbom_blob: blobs.sbom,
+        statement_blob: blobs.statement,
     };
     let audit = AuditEvent::new(
         &published_at,

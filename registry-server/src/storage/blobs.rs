@@ -24,6 +24,19 @@ pub struct BlobInfo {
     pub last_modified: time::OffsetDateTime,
 }
 
+/// Where the files of one version are stored (content addresses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionBlobs {
+    /// The `.tgz`.
+    pub tarball: String,
+    /// The detached signature.
+    pub signature: String,
+    /// The per-version SBOM, if there is one.
+    pub sbom: Option<String>,
+    /// The registry statement, if there is one.
+    pub statement: Option<String>,
+}
+
 /// The blob store.
 #[derive(Clone, Debug)]
 pub struct Blobs {
@@ -118,6 +131,27 @@ impl Blobs {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Stores the files of one version. They are independent, so they go concurrently (on S3
+    /// one round trip instead of four); a failure part-way leaves only unreferenced blobs, which
+    /// the version row never points at and `registry-server gc` removes.
+    pub async fn put_version(
+        &self,
+        tarball: Bytes,
+        signature: Bytes,
+        sbom: Option<Bytes>,
+        statement: Option<Bytes>,
+    ) -> Result<VersionBlobs, RegistryError> {
+        let optional = |bytes: Option<Bytes>| async move {
+            match bytes {
+                Some(b) => self.put(b).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (tarball, signature, sbom, statement) =
+            tokio::try_join!(self.put(tarball), self.put(signature), optional(sbom), optional(statement))?;
+        Ok(VersionBlobs { tarball, signature, sbom, statement })
     }
 
     /// Every blob under the content-address prefix.

@@ -28,6 +28,13 @@ pub struct Db {
     changes: std::sync::Arc<crate::registry::cache::Changes>,
 }
 
+/// The ordering columns of a version row (`major`, `minor`, `patch`, `prerelease`), so SQL can
+/// sort versions; numbers beyond `i64` saturate.
+pub fn ordering_columns(version: &semver::Version) -> (i64, i64, i64, String) {
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    (n(version.major), n(version.minor), n(version.patch), version.pre.to_string())
+}
+
 /// One stored version, as the `versions` table holds it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct VersionRow {
