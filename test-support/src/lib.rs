@@ -3,7 +3,7 @@
 //! a test ends (also when it panics), picking a free port and waiting for a server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
@@ -49,4 +49,52 @@ pub fn wait_for(url: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("{url} did not come up");
+}
+
+/// Runs the `pack` binary at `pack` in `dir` and returns its stdout; panics with its output if
+/// it fails. For the operator commands, which read no configuration.
+pub fn pack_ok(pack: &Path, dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(pack).current_dir(dir).args(args).output().expect("pack runs");
+    assert!(
+        out.status.success(),
+        "pack {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Writes keychain `spec` to `spec_file` in `dir` and signs it with the root made by
+/// [`operator_keychain`] (valid 30 days) into `out`.
+pub fn sign_keychain(pack: &Path, dir: &Path, spec: &serde_json::Value, spec_file: &str, out: &str) {
+    std::fs::write(dir.join(spec_file), spec.to_string()).expect("write the keychain spec");
+    let root = "ops/root/openwop-registry-root.key";
+    pack_ok(
+        pack,
+        dir,
+        &["keys", "keychain-sign", "--root", root, "--spec", spec_file, "--expires-in-days", "30", "-o", out],
+    );
+}
+
+/// An operator's set-up with the `pack` CLI in `dir`, as docs/operations.md describes it: an
+/// offline root for `registry` (`ops/root/`, with its `trust.json`), the statement key
+/// `registry-1`, a key pair per `(keyId, namespace glob)` publisher, and the root-signed keychain
+/// listing them all in `keychain.signed.json`. Key files are `<keyId>.key` / `<keyId>.pub`.
+pub fn operator_keychain(pack: &Path, dir: &Path, registry: &str, publishers: &[(&str, &str)]) {
+    pack_ok(pack, dir, &["keys", "root-init", "--registry", registry, "--out-dir", "ops/root"]);
+    let mut keys = Vec::new();
+    for (key_id, namespace) in publishers {
+        pack_ok(pack, dir, &["keygen", "--name", key_id]);
+        keys.push(serde_json::json!({"keyId": key_id, "publicKeyFile": format!("{key_id}.pub"),
+            "roles": ["publisher"], "permittedNamespaces": [namespace]}));
+    }
+    pack_ok(pack, dir, &["keygen", "--name", "registry-1"]);
+    keys.push(serde_json::json!({"keyId": "registry-1", "publicKeyFile": "registry-1.pub", "roles": ["registry"]}));
+    sign_keychain(
+        pack,
+        dir,
+        &serde_json::json!({"registry": registry, "keys": keys}),
+        "keychain.json",
+        "keychain.signed.json",
+    );
 }

@@ -14,6 +14,8 @@ use pack_verify::keys::PrivateKey;
 use pack_verify::trust::statement::StatementDocument;
 use serde_json::{Value, json};
 
+use openwop_test_support::operator_keychain;
+
 use super::{Server, binary, run};
 
 const REGISTRY_ID: &str = "https://packs.example.com";
@@ -213,27 +215,7 @@ fn every_hostile_pack_is_refused_by_verifier_publish_and_install() {
         c.current_dir(d).env("OPENWOP_PACK_CONFIG", d.join("pack.toml")).env("PACK_CACHE_DIR", d.join("cache"));
         c
     };
-    run(in_dir(&pack).args(["keys", "root-init", "--registry", REGISTRY_ID, "--out-dir", "ops/root"]));
-    run(in_dir(&pack).args(["keygen", "--name", "registry-1"]));
-    run(in_dir(&pack).args(["keygen", "--name", "acme-1"]));
-    run(in_dir(&pack).args(["keygen", "--name", "beta-1"]));
-    let spec = json!({"registry": REGISTRY_ID, "keys": [
-        {"keyId": "acme-1", "publicKeyFile": "acme-1.pub", "roles": ["publisher"], "permittedNamespaces": ["vendor.acme.*"]},
-        {"keyId": "beta-1", "publicKeyFile": "beta-1.pub", "roles": ["publisher"], "permittedNamespaces": ["vendor.beta.*"]},
-        {"keyId": "registry-1", "publicKeyFile": "registry-1.pub", "roles": ["registry"]}]});
-    std::fs::write(d.join("keychain.json"), spec.to_string()).unwrap();
-    run(in_dir(&pack).args([
-        "keys",
-        "keychain-sign",
-        "--root",
-        "ops/root/openwop-registry-root.key",
-        "--spec",
-        "keychain.json",
-        "--expires-in-days",
-        "30",
-        "-o",
-        "keychain.signed.json",
-    ]));
+    operator_keychain(&pack, d, REGISTRY_ID, &[("acme-1", "vendor.acme.*"), ("beta-1", "vendor.beta.*")]);
     let key = |file: &str| PrivateKey::from_pkcs8_pem(&std::fs::read_to_string(d.join(file)).unwrap()).unwrap();
     let acme = key("acme-1.key");
     let registry_key = key("registry-1.key");

@@ -13,7 +13,7 @@ use registry_server::storage::Storage;
 use registry_server::{Config, Registry};
 use serde_json::Value;
 
-use openwop_test_support::binary;
+use openwop_test_support::{binary, operator_keychain};
 
 /// Imports the fixture tree into a fresh embedded registry and serves it on a loopback port.
 fn serve_fixture_registry(tree: &std::path::Path, data: &std::path::Path) -> (String, tokio::runtime::Runtime) {
@@ -119,30 +119,7 @@ fn operator_publisher_and_host_with_our_own_root() {
     let registry_id = "https://packs.example.com";
 
     // Operator: an offline root, a statement key, a keychain naming the publisher's key.
-    run(in_dir(&pack).args(["keys", "root-init", "--registry", registry_id, "--out-dir", "ops/root"]));
-    run(in_dir(&pack).args(["keygen", "--name", "registry-1"]));
-    run(in_dir(&pack).args(["keygen", "--name", "acme-1"]));
-    let spec = serde_json::json!({
-        "registry": registry_id,
-        "keys": [
-            {"keyId": "acme-1", "publicKeyFile": "acme-1.pub", "roles": ["publisher"],
-             "permittedNamespaces": ["vendor.acme.*"]},
-            {"keyId": "registry-1", "publicKeyFile": "registry-1.pub", "roles": ["registry"]}
-        ]
-    });
-    std::fs::write(d.join("keychain.json"), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
-    run(in_dir(&pack).args([
-        "keys",
-        "keychain-sign",
-        "--root",
-        "ops/root/openwop-registry-root.key",
-        "--spec",
-        "keychain.json",
-        "--expires-in-days",
-        "30",
-        "-o",
-        "keychain.signed.json",
-    ]));
+    operator_keychain(&pack, d, registry_id, &[("acme-1", "vendor.acme.*")]);
     let storage = ["--data-dir", "data"];
     let admin = run(in_dir(&server_bin).args(["token", "create"]).args(storage).args([
         "--principal",

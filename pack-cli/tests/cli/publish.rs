@@ -75,32 +75,13 @@ impl Drop for LiveRegistry {
 /// statement key `registry-1`, tokens, and starts the server; keys are written into `d`.
 pub fn start_registry(d: &Path) -> LiveRegistry {
     let server = binary("registry-server", "registry-server");
-    let pack = |args: &[&str]| pack_in(d, args, &[], None).ok();
     let registry_id = "https://packs.example.com";
-    pack(&["keys", "root-init", "--registry", registry_id, "--out-dir", "ops/root"]);
-    pack(&["keygen", "--name", "registry-1"]);
-    pack(&["keygen", "--name", "acme-1"]);
-    let spec = json!({
-        "registry": registry_id,
-        "keys": [
-            {"keyId": "acme-1", "publicKeyFile": "acme-1.pub", "roles": ["publisher"],
-             "permittedNamespaces": ["vendor.acme.*"]},
-            {"keyId": "registry-1", "publicKeyFile": "registry-1.pub", "roles": ["registry"]}
-        ]
-    });
-    std::fs::write(d.join("keychain.json"), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
-    pack(&[
-        "keys",
-        "keychain-sign",
-        "--root",
-        "ops/root/openwop-registry-root.key",
-        "--spec",
-        "keychain.json",
-        "--expires-in-days",
-        "30",
-        "-o",
-        "keychain.signed.json",
-    ]);
+    openwop_test_support::operator_keychain(
+        Path::new(env!("CARGO_BIN_EXE_pack")),
+        d,
+        registry_id,
+        &[("acme-1", "vendor.acme.*")],
+    );
     let token = |args: &[&str]| {
         run(Command::new(&server).current_dir(d).args(["token", "create", "--data-dir", "data"]).args(args))
             .trim()

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-pub use openwop_test_support::{Proc, binary, free_port, wait_for};
+pub use openwop_test_support::{Proc, binary, free_port, operator_keychain, wait_for};
 
 /// Runs `pack` in `dir` with an isolated config and cache.
 pub struct Pack {
@@ -85,26 +85,7 @@ pub fn start_our_registry(pack: &Pack, d: &Path) -> OurRegistry {
     let server_bin = binary("registry-server", "registry-server");
     let registry_id = "https://packs.example.com";
     // Operator: root, keychain with a publisher key for vendor.acme.* and a statement key.
-    pack.ok(&["--json", "keys", "root-init", "--registry", registry_id, "--out-dir", "ops/root"]);
-    pack.ok(&["--json", "keygen", "--name", "registry-1"]);
-    pack.ok(&["--json", "keygen", "--name", "acme-1"]);
-    let spec = json!({"registry": registry_id, "keys": [
-        {"keyId": "acme-1", "publicKeyFile": "acme-1.pub", "roles": ["publisher"], "permittedNamespaces": ["vendor.acme.*"]},
-        {"keyId": "registry-1", "publicKeyFile": "registry-1.pub", "roles": ["registry"]}]});
-    std::fs::write(d.join("keychain.json"), spec.to_string()).unwrap();
-    pack.ok(&[
-        "--json",
-        "keys",
-        "keychain-sign",
-        "--root",
-        "ops/root/openwop-registry-root.key",
-        "--spec",
-        "keychain.json",
-        "--expires-in-days",
-        "30",
-        "-o",
-        "keychain.signed.json",
-    ]);
+    operator_keychain(&pack.bin, d, registry_id, &[("acme-1", "vendor.acme.*")]);
     let token = |args: &[&str]| {
         let out = Command::new(&server_bin)
             .current_dir(d)

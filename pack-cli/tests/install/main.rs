@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 mod common;
 
 use common::*;
+use openwop_test_support::sign_keychain;
 
 #[test]
 fn publish_depend_lock_install_then_refuse_tampering() {
@@ -378,20 +379,7 @@ fn max_staleness_refuses_stale_and_tampered_mirrors() {
         {"keyId": "acme-1", "publicKeyFile": "acme-1.pub", "roles": ["publisher"], "permittedNamespaces": ["vendor.acme.*"]},
         {"keyId": "registry-1", "publicKeyFile": "registry-1.pub", "roles": ["registry"]},
         {"keyId": "mirror-1", "publicKeyFile": "mirror-1.pub", "roles": ["registry"]}]});
-    std::fs::write(d.join("mirror-keychain.json"), spec.to_string()).unwrap();
-    pack.ok(&[
-        "--json",
-        "keys",
-        "keychain-sign",
-        "--root",
-        "ops/root/openwop-registry-root.key",
-        "--spec",
-        "mirror-keychain.json",
-        "--expires-in-days",
-        "30",
-        "-o",
-        "mirror-keychain.signed.json",
-    ]);
+    sign_keychain(&pack.bin, d, &spec, "mirror-keychain.json", "mirror-keychain.signed.json");
     std::fs::write(
         d.join("mirror.toml"),
         format!(
