@@ -5,7 +5,6 @@
 //! resident memory must stay flat. Nothing here asserts on time.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -15,7 +14,7 @@ use reqwest::StatusCode;
 use tokio::sync::Mutex;
 
 use crate::operations::start_replica;
-use crate::support::{TestStack, postgres_s3, stacks};
+use crate::support::{PrivateS3, TestStack, postgres_s3, stacks};
 use crate::world::{World, key, pack, token};
 
 fn load_secs() -> u64 {
@@ -182,42 +181,15 @@ async fn mixed_load_has_no_5xx_and_flat_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mixed_load_through_an_object_store_outage() {
-    let required = std::env::var("OPENWOP_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
-    let (Ok(db), true) = (
-        std::env::var("OPENWOP_TEST_DATABASE_URL"),
-        Command::new("moto_server").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok(),
-    ) else {
-        assert!(!required, "OPENWOP_REQUIRE_SERVICES=1 but PostgreSQL or moto_server is missing");
-        eprintln!("SKIPPED mixed_load_through_an_object_store_outage: needs OPENWOP_TEST_DATABASE_URL and moto_server");
+    let Some(s3) = PrivateS3::start("mixed_load_through_an_object_store_outage").await else {
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut moto = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if reqwest::get(&endpoint).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let pid = moto.id().to_string();
-    let freeze = || {
-        let _ = Command::new("kill").args(["-STOP", &pid]).status();
-    };
-    let thaw = || {
-        let _ = Command::new("kill").args(["-CONT", &pid]).status();
-    };
-    let stack = postgres_s3(&db, &endpoint).await;
+    let (freeze, thaw) = (|| s3.freeze(), || s3.thaw());
+    let stack = postgres_s3(&s3.database_url, &s3.endpoint).await;
     let world = World::new();
     let (tally, rss) = run_load(&stack, &world, load_secs().max(40), Some((&freeze, &thaw))).await;
     thaw();
-    let _ = moto.kill();
-    let _ = moto.wait();
+    drop(s3);
     eprintln!(
         "outage load: statuses {:?}, {} publishes, RSS {:?}",
         tally.statuses,

@@ -3,7 +3,6 @@
 //! cleanly with 503 instead of hanging, nothing half-published becomes visible, and everything
 //! works again once the store is back.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use registry_server::Registry;
@@ -11,49 +10,17 @@ use registry_server::auth::Scope;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{TestServer, postgres_s3};
+use crate::support::{PrivateS3, TestServer, postgres_s3};
 use crate::world::{World, key, pack, token};
-
-struct Moto(std::process::Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-CONT", &self.0.id().to_string()]).status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_object_store_degrades_reads_and_fails_writes_cleanly() {
-    let required = std::env::var("OPENWOP_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
-    let (Ok(db), true) = (
-        std::env::var("OPENWOP_TEST_DATABASE_URL"),
-        Command::new("moto_server").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok(),
-    ) else {
-        assert!(!required, "OPENWOP_REQUIRE_SERVICES=1 but PostgreSQL or moto_server is missing");
-        eprintln!("SKIPPED a_hung_object_store…: needs OPENWOP_TEST_DATABASE_URL and moto_server");
+    // A private S3 server: freezing the shared one would stall every other test.
+    let Some(s3) = PrivateS3::start("a_hung_object_store_degrades_reads_and_fails_writes_cleanly").await else {
         return;
     };
-    // A private S3 server: freezing the shared one would stall every other test.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let moto = Moto(
-        Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let endpoint = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-    for _ in 0..200 {
-        if client.get(&endpoint).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let stack = postgres_s3(&db, &endpoint).await;
+    let stack = postgres_s3(&s3.database_url, &s3.endpoint).await;
     let world = World::new();
     let storage = stack.storage().await;
     let secret = token(&storage, "acme", &["vendor.acme.*"], &[Scope::Publish]).await;
@@ -68,8 +35,7 @@ async fn a_hung_object_store_degrades_reads_and_fails_writes_cleanly() {
     let v1 = pack("vendor.acme.out", "1.0.0", &key(2), "acme-1", "one");
     assert_eq!(put("1.0.0", v1.clone()).await.unwrap().status(), StatusCode::CREATED);
 
-    let stop = |sig: &str| Command::new("kill").args([sig, &moto.0.id().to_string()]).status().unwrap();
-    assert!(stop("-STOP").success());
+    s3.freeze();
     // Metadata comes from the database: still served.
     let index = client.get(server.url("/v1/packs/vendor.acme.out")).send().await.unwrap();
     assert_eq!(index.status(), StatusCode::OK);
@@ -90,7 +56,7 @@ async fn a_hung_object_store_degrades_reads_and_fails_writes_cleanly() {
     );
 
     // The store is back: the same publish succeeds and everything is served.
-    assert!(stop("-CONT").success());
+    s3.thaw();
     assert_eq!(put("1.1.0", v2.clone()).await.unwrap().status(), StatusCode::CREATED);
     for (version, body) in [("1.0.0", &v1), ("1.1.0", &v2)] {
         let served =

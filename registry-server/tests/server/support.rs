@@ -146,3 +146,67 @@ pub fn fixture_tree(test: &str) -> Option<PathBuf> {
         }
     }
 }
+
+/// A private moto S3 server a test may freeze (SIGSTOP) without stalling every other test, with
+/// the PostgreSQL URL to pair it with. Killed (after a thaw) on drop.
+pub struct PrivateS3 {
+    child: std::process::Child,
+    /// Its endpoint URL.
+    pub endpoint: String,
+    /// The test database URL.
+    pub database_url: String,
+}
+
+impl PrivateS3 {
+    /// Starts one, or returns `None` (skipping loudly) when PostgreSQL or `moto_server` is
+    /// missing; under `OPENWOP_REQUIRE_SERVICES=1` that is a failure instead.
+    pub async fn start(test: &str) -> Option<Self> {
+        use std::process::{Command, Stdio};
+        let required = std::env::var("OPENWOP_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+        let moto_present =
+            Command::new("moto_server").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+        let (Ok(database_url), true) = (std::env::var("OPENWOP_TEST_DATABASE_URL"), moto_present) else {
+            assert!(!required, "OPENWOP_REQUIRE_SERVICES=1 but PostgreSQL or moto_server is missing");
+            eprintln!("SKIPPED {test}: needs OPENWOP_TEST_DATABASE_URL and moto_server");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if reqwest::get(&endpoint).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Some(Self { child, endpoint, database_url })
+    }
+
+    /// Freezes the server: requests hang until [`PrivateS3::thaw`].
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen server run again.
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let status = std::process::Command::new("kill").args([sig, &self.child.id().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill {sig} moto_server");
+    }
+}
+
+impl Drop for PrivateS3 {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-CONT", &self.child.id().to_string()]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
