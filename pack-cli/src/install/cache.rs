@@ -74,18 +74,18 @@ impl Cache {
         })
     }
 
-    /// Only the cached version manifest of the tarball with `integrity`, for resolution: the
-    /// entry must be complete and the manifest must name that integrity. Install still reads
-    /// and verifies the whole entry ([`Cache::get`]).
-    pub fn manifest(&self, integrity: &str) -> Option<Vec<u8>> {
+    /// Only the cached version manifest of the tarball with `integrity`, raw and parsed, for
+    /// resolution: the entry must be complete and the manifest must name that integrity.
+    /// Install still reads and verifies the whole entry ([`Cache::get`]).
+    pub fn manifest(&self, integrity: &str) -> Option<(Vec<u8>, serde_json::Value)> {
         let parsed = Integrity::parse(integrity).ok()?;
         let dir = self.dir_for(&parsed);
         if !dir.join("pack.tgz").is_file() {
             return None;
         }
         let bytes = std::fs::read(dir.join("manifest.json")).ok()?;
-        let named = serde_json::from_slice::<serde_json::Value>(&bytes).ok()?;
-        (named.get("integrity").and_then(serde_json::Value::as_str) == Some(integrity)).then_some(bytes)
+        let manifest = serde_json::from_slice::<serde_json::Value>(&bytes).ok()?;
+        (manifest.get("integrity").and_then(serde_json::Value::as_str) == Some(integrity)).then_some((bytes, manifest))
     }
 
     /// Stores a verified version. Files are written to a temporary directory and renamed into

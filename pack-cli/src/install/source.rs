@@ -105,23 +105,25 @@ impl<'a> RegistryIndex<'a> {
         self
     }
 
-    /// The version manifest for one index entry: from the cache when its integrity is there,
-    /// else from the registry. The flag says whether it came from the cache.
+    /// The version manifest for one index entry, raw and parsed: from the cache when its
+    /// integrity is there, else from the registry (`None`: not served, or not JSON). The flag
+    /// says whether it came from the cache.
     fn manifest_for(
         &self,
         client: &RegistryClient,
         name: &str,
         version: &str,
         entry: &Value,
-    ) -> Result<Option<(Vec<u8>, bool)>, crate::registry::RegistryError> {
+    ) -> Result<Option<(Vec<u8>, Value, bool)>, crate::registry::RegistryError> {
         let cached = entry
             .get("integrity")
             .and_then(Value::as_str)
             .and_then(|integrity| self.cache.as_ref().and_then(|c| c.manifest(integrity)));
-        match cached {
-            Some(bytes) => Ok(Some((bytes, true))),
-            None => Ok(client.version_manifest(name, version)?.map(|b| (b, false))),
+        if let Some((bytes, manifest)) = cached {
+            return Ok(Some((bytes, manifest, true)));
         }
+        let Some(bytes) = client.version_manifest(name, version)? else { return Ok(None) };
+        Ok(serde_json::from_slice::<Value>(&bytes).ok().map(|manifest| (bytes, manifest, false)))
     }
 
     /// Advisories of every registry, for the resolver.
@@ -165,12 +167,11 @@ impl PackageIndex for RegistryIndex<'_> {
             for entry in index.get("versions").and_then(Value::as_array).into_iter().flatten() {
                 let Some(text) = entry.get("version").and_then(Value::as_str) else { continue };
                 let Ok(version) = Version::parse(text) else { continue };
-                let Some((bytes, from_cache)) =
+                let Some((bytes, manifest, from_cache)) =
                     self.manifest_for(client, name, text, entry).map_err(|e| unreachable(&registry.url, &e))?
                 else {
                     continue;
                 };
-                let Ok(manifest) = serde_json::from_slice::<Value>(&bytes) else { continue };
                 let mut candidate = candidate_from_manifest(&manifest, version, &registry.url);
                 if from_cache {
                     // A cached manifest is as old as the download; the index is current.
