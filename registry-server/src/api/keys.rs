@@ -33,6 +33,6 @@ pub async fn get(Viewed(registry): Viewed, Path(file): Path<String>, headers: He
     let pem = registry.key(key_id).await?.ok_or_else(unknown)?;
     let body = Bytes::from(pem);
     let etag = response::etag_of(&body);
-    let cache = if registry.view().is_public() { response::CACHE_KEYS } else { super::security::CACHE_TENANT };
+    let cache = if registry.view().is_public() { response::CACHE_KEYS } else { response::CACHE_TENANT };
     Ok(response::artifact(&headers, body, response::CONTENT_PEM, cache, etag))
 }

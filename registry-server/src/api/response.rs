@@ -27,6 +27,9 @@ pub const CACHE_METADATA: &str = "public, max-age=300, must-revalidate";
 pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Public keys.
 pub const CACHE_KEYS: &str = "public, max-age=86400";
+/// `Cache-Control` of a key as a tenant's view serves it (the view may hide keys later, so it
+/// is not kept as long as the public copy).
+pub const CACHE_TENANT: &str = "private, max-age=300, must-revalidate";
 
 /// `Access-Control-Allow-Origin: *`: the registry is public data.
 static ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
@@ -117,6 +120,21 @@ pub fn blob(request: &HeaderMap, body: Bytes, content_type: &'static str, etag: 
         Some(HeaderValue::from_static(CACHE_IMMUTABLE)),
         etag,
     )
+}
+
+/// A cached metadata document as one caller's view may see it: served as cached unless it names
+/// something `private.` and `narrow` (given the body) returns a narrower one, which is then
+/// served with its own ETag. A tenant's request carries credentials, so the edge middleware
+/// turns the `public` caching into `private` ([`private_to_caller`]).
+pub fn viewed_document(request: &HeaderMap, doc: &Doc, narrow: impl FnOnce(&str) -> Option<String>) -> Response {
+    if doc.mentions_private()
+        && let Some(body) = narrow(&String::from_utf8_lossy(&doc.body))
+    {
+        let body = Bytes::from(body);
+        let etag = etag_of(&body);
+        return artifact(request, body, CONTENT_JSON, CACHE_METADATA, etag);
+    }
+    document(request, doc, CACHE_METADATA)
 }
 
 /// A JSON metadata document.
