@@ -98,3 +98,26 @@ pub fn operator_keychain(pack: &Path, dir: &Path, registry: &str, publishers: &[
         "keychain.signed.json",
     );
 }
+
+/// Serves `dir` as a plain static file tree (`python3 -m http.server`) on a free loopback port,
+/// as the public reference registry is served; returns the process and its base URL once
+/// `/v1/index.json` answers.
+pub fn serve_static(dir: &Path) -> (Proc, String) {
+    serve_static_at(dir, free_port())
+}
+
+/// [`serve_static`] on a given port (to restart a server at the URL a lockfile names).
+pub fn serve_static_at(dir: &Path, port: u16) -> (Proc, String) {
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Proc(
+        Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 is needed for the static file server"),
+    );
+    wait_for(&format!("{base}/v1/index.json"));
+    (server, base)
+}

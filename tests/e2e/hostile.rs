@@ -345,22 +345,7 @@ fn every_hostile_pack_is_refused_by_verifier_publish_and_install() {
     assert_eq!(resp.json::<Value>().unwrap()["error"], "manifest_name_mismatch");
 
     // 3. Install from the hostile tree (a static server): refused with the code, host dir empty.
-    let (_static, static_base) = {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-            .arg(&tree)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        assert!((0..200).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            client.get(format!("{url}/v1/index.json")).send().is_ok_and(|r| r.status() == 200)
-        }));
-        (Server(child), url)
-    };
+    let (_static, static_base) = openwop_test_support::serve_static(&tree);
     std::fs::write(
         d.join("pack.toml"),
         format!(

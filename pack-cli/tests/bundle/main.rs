@@ -229,18 +229,7 @@ fn bundle_a_real_pack_from_the_fixture_tree() {
     let work = tempfile::tempdir().unwrap();
     let d = work.path();
     let pack = Pack { dir: d.to_path_buf(), bin: pack_bin };
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let _static = Proc(
-        Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-            .arg(&tree)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 is needed for the static file server"),
-    );
-    wait_for(&format!("{base}/v1/index.json"));
+    let (_static, base) = openwop_test_support::serve_static(&tree);
     let reference = d.join("reference.trust.json");
     std::fs::write(&reference, pack_verify::trust::bundle::REFERENCE_BUNDLE).unwrap();
     std::fs::write(

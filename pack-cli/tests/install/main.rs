@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 mod common;
 
 use common::*;
-use openwop_test_support::sign_keychain;
+use openwop_test_support::{serve_static, serve_static_at, sign_keychain};
 
 #[test]
 fn publish_depend_lock_install_then_refuse_tampering() {
@@ -153,17 +153,7 @@ fn install_from_the_fixture_tree_on_a_static_server() {
         std::fs::write(p, data).unwrap();
     }
     let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let server = Proc(
-        Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-            .arg(&served)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 is needed for the static file server"),
-    );
-    wait_for(&format!("{base}/v1/index.json"));
+    let (server, base) = serve_static_at(&served, port);
     let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../keys/openwop-reference-registry.trust.json");
     std::fs::write(
         d.join("pack.toml"),
@@ -232,16 +222,7 @@ fn install_from_the_fixture_tree_on_a_static_server() {
     assert!(d.join("host/packs/core.openwop.http/pack.json").is_file());
 
     // A tampered tarball on the server is refused once the cache cannot answer.
-    let _server = Proc(
-        Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-            .arg(&served)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for(&format!("{base}/v1/index.json"));
+    let (_server, _) = serve_static_at(&served, port);
     let target = served.join(format!("v1/packs/core.openwop.http/-/{version}.tgz"));
     let mut bytes = std::fs::read(&target).unwrap();
     let last = bytes.len() - 10;
@@ -250,22 +231,6 @@ fn install_from_the_fixture_tree_on_a_static_server() {
     std::fs::remove_dir_all(d.join("cache")).unwrap();
     pack.fails(&["--json", "install", "--host-dir", "host"], 1, "pack_integrity_mismatch");
     assert!(d.join("host/packs/core.openwop.http/pack.json").is_file(), "the previous install is intact");
-}
-
-fn serve_static(dir: &Path) -> (Proc, String) {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let server = Proc(
-        Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 is needed for the static file server"),
-    );
-    wait_for(&format!("{base}/v1/index.json"));
-    (server, base)
 }
 
 /// A primary registry (ours, own root) and a fallback (the public tree, the shipped bundle): each
