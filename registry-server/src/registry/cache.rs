@@ -17,8 +17,9 @@
 //!   across it, so concurrent requests on several threads do not queue). SQLite changes
 //!   that header in the same step that makes a commit visible to new readers, so a commit by another
 //!   process is seen by the next request: staleness **0** while the `-shm` file is live. A poller
-//!   also reads the generation row and re-opens `-shm` every [`SQLITE_POLL`] (100 ms), which bounds
-//!   staleness at 100 ms when `-shm` was recreated (all connections closed) or is absent;
+//!   also reads the generation row and follows a replaced `-shm` (never closing a descriptor of
+//!   it, see [`Changes::reopen_shm`]) every [`SQLITE_POLL`] (100 ms), which bounds staleness at
+//!   100 ms when `-shm` was recreated (all connections closed) or is absent;
 //! - PostgreSQL: the write transaction runs `NOTIFY openwop_registry` (delivered at commit) and a
 //!   [`sqlx::postgres::PgListener`] on its own connection bumps the epoch per notification.
 //!   Staleness is the notification's delivery time (sub-millisecond on a LAN, no fixed bound under
@@ -41,8 +42,11 @@ use crate::RegistryError;
 use crate::storage::VersionRow;
 use crate::storage::db::{Backend, Db};
 
-/// How often an SQLite replica re-reads the generation row and re-opens `-shm`.
+/// How often an SQLite replica re-reads the generation row and follows a replaced `-shm`.
 pub const SQLITE_POLL: Duration = Duration::from_millis(100);
+/// How many `-shm` files one process follows before it relies on the poller alone (each
+/// replacement leaks one descriptor, see [`Changes::reopen_shm`]).
+pub const MAX_SHM_REPLACEMENTS: u64 = 64;
 /// The PostgreSQL channel every write notifies.
 pub const CHANNEL: &str = "openwop_registry";
 /// Entries kept before the cache is emptied (bounds memory with many versions).
@@ -144,10 +148,12 @@ pub struct Changes {
     started: AtomicBool,
     url: String,
     backend: Backend,
-    /// SQLite: the open `-shm` file (replaced by the poller; read-locked per request, never
-    /// held across more than one `pread`) and the last header seen, as six words.
+    /// SQLite: the open `-shm` file (never closed, see [`Changes::reopen_shm`]; read-locked per
+    /// request, never held across more than one `pread`) and the last header seen, as six words.
     shm: RwLock<Option<std::fs::File>>,
     shm_header: [AtomicU64; 6],
+    /// How many times `-shm` was (re)opened (see [`Changes::reopen_shm`]).
+    shm_replacements: AtomicU64,
     /// Last generation read from the database by the poller.
     seen_generation: AtomicU64,
 }
@@ -163,6 +169,7 @@ impl Changes {
             backend,
             shm: RwLock::new(None),
             shm_header: Default::default(),
+            shm_replacements: AtomicU64::new(0),
             seen_generation: AtomicU64::new(u64::MAX),
         })
     }
@@ -223,10 +230,29 @@ impl Changes {
         Some(std::path::PathBuf::from(format!("{path}-shm")))
     }
 
+    /// Follows `-shm` when SQLite has replaced it (only after every connection to the database
+    /// closed), without ever closing a descriptor of it: closing *any* descriptor of a file drops
+    /// every POSIX lock this process holds on that file, and SQLite's WAL locks live on `-shm`
+    /// (sqlite.org/howtocorrupt.html §2.2). A replaced file's descriptor is leaked instead, at
+    /// most [`MAX_SHM_REPLACEMENTS`] times; after that the poller's 100 ms bound applies.
     fn reopen_shm(&self) {
-        let file = self.shm_path().and_then(|p| std::fs::File::open(p).ok());
-        if let Ok(mut shm) = self.shm.write() {
-            *shm = file;
+        use std::os::unix::fs::MetadataExt as _;
+        let Some(path) = self.shm_path() else { return };
+        let Ok(on_disk) = std::fs::metadata(&path) else {
+            // Gone or not yet created: keep reading what is open (if anything).
+            self.check_shm();
+            return;
+        };
+        let open = self.shm.read().ok().and_then(|file| file.as_ref().and_then(|f| f.metadata().ok()));
+        let same = open.is_some_and(|m| m.ino() == on_disk.ino() && m.dev() == on_disk.dev());
+        if !same
+            && self.shm_replacements.fetch_add(1, Ordering::AcqRel) < MAX_SHM_REPLACEMENTS
+            && let Ok(file) = std::fs::File::open(&path)
+        {
+            match self.shm.write() {
+                Ok(mut shm) => shm.replace(file).map(std::mem::forget).unwrap_or_default(),
+                Err(_) => std::mem::forget(file),
+            }
         }
         self.check_shm();
     }
@@ -253,7 +279,7 @@ impl Changes {
     }
 }
 
-/// SQLite: re-read the generation row and re-open `-shm` every [`SQLITE_POLL`].
+/// SQLite: re-read the generation row and follow a replaced `-shm` every [`SQLITE_POLL`].
 async fn poll_sqlite(changes: Weak<Changes>) {
     let mut tick = tokio::time::interval(SQLITE_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

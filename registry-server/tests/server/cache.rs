@@ -130,3 +130,42 @@ async fn in_process_writes_invalidate_at_once() {
         stack.cleanup().await;
     }
 }
+
+/// The SQLite watcher reads `<db>-shm` through its own descriptor. Closing any descriptor of a
+/// file drops every POSIX lock the process holds on it, SQLite's WAL locks on `-shm` included, so
+/// the watcher must never close one. Checked from outside: while a replica runs (and polls every
+/// 100 ms), another process must not get the exclusive "dead man switch" lock SQLite takes to
+/// reset a `-shm` nobody uses (byte 128, `UNIX_SHM_DMS` in SQLite's unix VFS).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_replica_keeps_sqlite_shared_memory_locked() {
+    let world = World::new();
+    for stack in stacks().await {
+        if !matches!(stack.kind, StackKind::SqliteFs) {
+            stack.cleanup().await;
+            continue;
+        }
+        let replica = start_replica(&stack, &world).await;
+        let client = reqwest::Client::new();
+        // A read starts the watcher; then let it poll (and, before the fix, re-open) a few times.
+        assert_eq!(listed(&client, &replica.base, "vendor.acme.none").await, 0);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(listed(&client, &replica.base, "vendor.acme.none").await, 0);
+        let shm = stack.config.data_dir.join("registry.db-shm");
+        assert!(shm.exists(), "{} missing: the database is not in WAL mode", shm.display());
+        let probe = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import fcntl, os, sys\n\
+                 fd = os.open(sys.argv[1], os.O_RDWR)\n\
+                 try:\n    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)\n    print('acquired')\n\
+                 except OSError:\n    print('held')\n",
+            ])
+            .arg(&shm)
+            .output()
+            .expect("python3 runs (the test suite needs it for the lock probe)");
+        let verdict = String::from_utf8_lossy(&probe.stdout).trim().to_string();
+        assert_eq!(verdict, "held", "another process could take SQLite's DMS lock on {}: {probe:?}", shm.display());
+        drop(replica);
+        stack.cleanup().await;
+    }
+}
