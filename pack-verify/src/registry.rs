@@ -145,14 +145,27 @@ struct VersionFiles {
     statement: Option<Vec<u8>>,
 }
 
-struct Fetched {
+/// One version the pack indexes list, before its files are fetched.
+struct Listed {
     name: String,
     version: String,
     index_integrity: Option<String>,
     index_key: Option<String>,
     /// Every version the pack index lists (shared by its versions), to explain replays.
-    siblings: std::rc::Rc<[String]>,
-    files: Result<VersionFiles, VerifyError>,
+    siblings: std::sync::Arc<[String]>,
+}
+
+impl Listed {
+    /// The version's files (fetched on the verifier's worker threads: a tree of many small files,
+    /// or an HTTP registry, is read concurrently).
+    fn fetch(&self, source: &dyn RegistrySource, statements: bool) -> Result<VersionFiles, VerifyError> {
+        let base = format!("/v1/packs/{}/-/{}", self.name, self.version);
+        let manifest = fetch_required(source, &format!("{base}.json"))?;
+        let tarball = fetch_required(source, &format!("{base}.tgz"))?;
+        let signature = fetch_required(source, &format!("{base}.sig"))?;
+        let statement = if statements { source.fetch(&format!("{base}.statement.json"))? } else { None };
+        Ok(VersionFiles { manifest, tarball, signature, statement })
+    }
 }
 
 /// Verifies every version of every pack listed in the registry's `/v1/index.json`.
@@ -170,7 +183,7 @@ pub fn verify_registry(
         .map(|packs| packs.iter().filter_map(|p| p.get("name").and_then(Value::as_str)).map(str::to_string).collect())
         .unwrap_or_default();
 
-    let mut fetched: Vec<Fetched> = Vec::new();
+    let mut listed: Vec<Listed> = Vec::new();
     let mut results: Vec<VersionResult> = Vec::new();
     for name in names {
         if !path_safe(&name) {
@@ -190,7 +203,7 @@ pub fn verify_registry(
                 }
             };
         let rows = pack_index.get("versions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-        let listed: std::rc::Rc<[String]> =
+        let siblings: std::sync::Arc<[String]> =
             rows.iter().filter_map(|r| r.get("version").and_then(Value::as_str)).map(str::to_string).collect();
         for row in rows {
             let Some(version) = row.get("version").and_then(Value::as_str) else { continue };
@@ -202,32 +215,27 @@ pub fn verify_registry(
                 ));
                 continue;
             }
-            let base = format!("/v1/packs/{name}/-/{version}");
-            let files = (|| {
-                let manifest = fetch_required(source, &format!("{base}.json"))?;
-                let tarball = fetch_required(source, &format!("{base}.tgz"))?;
-                let sig = fetch_required(source, &format!("{base}.sig"))?;
-                let statement = if verifier.root().requires_statements() {
-                    source.fetch(&format!("{base}.statement.json"))?
-                } else {
-                    None
-                };
-                Ok(VersionFiles { manifest, tarball, signature: sig, statement })
-            })();
-            fetched.push(Fetched {
+            listed.push(Listed {
                 name: name.clone(),
                 version: version.to_string(),
                 index_integrity: row.get("integrity").and_then(Value::as_str).map(str::to_string),
                 index_key: row.get("signingKeyId").and_then(Value::as_str).map(str::to_string),
-                siblings: listed.clone(),
-                files,
+                siblings: siblings.clone(),
             });
         }
     }
+    let statements = verifier.root().requires_statements();
+    let files = crate::parallel::map(
+        check.jobs,
+        &listed,
+        |l| l.fetch(source, statements),
+        || Err(VerifyError::Io { what: "fetch thread".into(), detail: "panicked".into() }),
+    );
+    let fetched: Vec<(&Listed, Result<VersionFiles, VerifyError>)> = listed.iter().zip(files).collect();
 
     let inputs: Vec<VersionInput<'_>> = fetched
         .iter()
-        .filter_map(|f| f.files.as_ref().ok().map(|files| (f, files)))
+        .filter_map(|(f, files)| files.as_ref().ok().map(|files| (f, files)))
         .map(|(f, files)| VersionInput {
             manifest: &files.manifest,
             tarball: &files.tarball,
@@ -238,8 +246,8 @@ pub fn verify_registry(
         })
         .collect();
     let mut verdicts = verifier.verify_all(&inputs).into_iter();
-    for f in &fetched {
-        let outcome = match &f.files {
+    for (f, files) in &fetched {
+        let outcome = match files {
             Err(e) => Err(e.clone()),
             Ok(_) => verdicts
                 .next()
@@ -264,7 +272,7 @@ pub fn verify_registry(
 }
 
 /// The per-pack index must agree with what was verified: it is what resolvers choose from.
-fn index_agrees(f: &Fetched, v: VerifiedVersion) -> Result<VerifiedVersion, VerifyError> {
+fn index_agrees(f: &Listed, v: VerifiedVersion) -> Result<VerifiedVersion, VerifyError> {
     if let Some(listed) = &f.index_integrity {
         let listed_ok = Integrity::parse(listed).map(|i| i == v.integrity).unwrap_or(false);
         if !listed_ok {

@@ -17,8 +17,6 @@
 //! signature made by another trusted key (`pack_signature_wrong_key`), or one made for another
 //! version of the same pack (`pack_signature_reused`).
 
-use std::thread;
-
 use time::OffsetDateTime;
 
 use crate::error::VerifyError;
@@ -148,23 +146,12 @@ impl Verifier {
     /// Verifies many versions: preparation runs on all cores, then every signature goes through
     /// one batch equation (see [`verify_batch`]). Results come back in input order.
     pub fn verify_all(&self, inputs: &[VersionInput<'_>]) -> Vec<Result<VerifiedVersion, VerifyError>> {
-        let cores = thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let workers = if self.jobs == 0 { cores } else { self.jobs }.min(inputs.len().max(1));
-        let chunk = inputs.len().div_ceil(workers).max(1);
-        let prepared: Vec<Result<Prepared, VerifyError>> = thread::scope(|s| {
-            let handles: Vec<_> = inputs
-                .chunks(chunk)
-                .map(|part| s.spawn(move || part.iter().map(|i| self.prepare(i)).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        vec![Err(VerifyError::Io { what: "verifier thread".into(), detail: "panicked".into() })]
-                    })
-                })
-                .collect()
-        });
+        let prepared = crate::parallel::map(
+            self.jobs,
+            inputs,
+            |i| self.prepare(i),
+            || Err(VerifyError::Io { what: "verifier thread".into(), detail: "panicked".into() }),
+        );
         let checks: Vec<(usize, SignatureCheck<'_>)> = prepared
             .iter()
             .enumerate()
