@@ -11,6 +11,11 @@ use pack_cli::{cli, commands, output};
 
 use clap::Parser as _;
 
+/// Install unpacks and verifies many tarballs on several threads; mimalloc avoids glibc's
+/// per-thread arena growth and trimming around those short-lived buffers (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let shell = output::Shell::new(cli.json);

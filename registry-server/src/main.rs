@@ -16,6 +16,12 @@ use registry_server::storage::writes::AuditEvent;
 use registry_server::trust::RegistryTrust;
 use registry_server::{Config, Registry, RegistryError};
 
+/// Every request allocates a few small buffers on one of several runtime threads, and publish
+/// unpacks tarballs; mimalloc's thread-local free lists beat glibc's arenas on both (see
+/// docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "registry-server", version, about = "The OpenWOP pack registry")]
 struct Cli {
