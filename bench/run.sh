@@ -24,7 +24,12 @@
 #   OPENWOP_FIXTURES   directory holding openwop-registry/ (required)
 #   BENCH_DURATION     seconds per wrk run (default 10)
 #   BENCH_CONNECTIONS  wrk connections (default 32)
-#   BENCH_THREADS      wrk threads (default 2)
+#   BENCH_THREADS      wrk threads (default 2; 1 when pinned)
+#   BENCH_PIN          http: 1 (default on 2+ cores with taskset) runs wrk on CPU 0 and every server
+#                      (ours, baseline, nginx) on the remaining CPUs, each with one worker per
+#                      server CPU; 0 lets them share every core. Pinning keeps the load generator
+#                      from competing with the server it measures, which otherwise moves the
+#                      ratio more than the servers differ.
 #   BENCH_REPEAT       http: how many times each ours/nginx pair is measured (default 1); every
 #                      pair is printed, then the median ratio
 #   BENCH_BASELINE_BIN http: another registry-server binary (e.g. a copy of the previous build) to
@@ -38,7 +43,21 @@ TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 BIN="$TARGET/release"
 DURATION="${BENCH_DURATION:-10}"
 CONNS="${BENCH_CONNECTIONS:-32}"
-THREADS="${BENCH_THREADS:-2}"
+PIN="${BENCH_PIN:-1}"
+if [[ "$PIN" == 1 ]] && [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null 2>&1; then
+    LOAD_CPUS="0"
+    SERVER_CPUS="1-$(($(nproc) - 1))"
+    SERVER_WORKERS=$(($(nproc) - 1))
+    ON_SERVER_CPUS=(taskset -c "$SERVER_CPUS")
+    ON_LOAD_CPUS=(taskset -c "$LOAD_CPUS")
+    THREADS="${BENCH_THREADS:-1}"
+else
+    PIN=0
+    SERVER_WORKERS=auto
+    ON_SERVER_CPUS=()
+    ON_LOAD_CPUS=()
+    THREADS="${BENCH_THREADS:-2}"
+fi
 REPEAT="${BENCH_REPEAT:-1}"
 BASELINE_BIN="${BENCH_BASELINE_BIN:-}"
 if [[ $# -gt 0 ]]; then SECTIONS=("$@"); else SECTIONS=(http publish rss verify install resolve); fi
@@ -111,7 +130,7 @@ echo "== importing $TREE into $WORK/data (SQLite + local directory), exporting t
 start_nginx() { # root port
     local root="$1" port="$2" conf="$WORK/nginx-$2.conf"
     cat >"$conf" <<EOF
-worker_processes auto;
+worker_processes $SERVER_WORKERS;
 pid $WORK/nginx-$port.pid;
 error_log $WORK/nginx-error.log;
 events { worker_connections 1024; }
@@ -134,11 +153,11 @@ http {
 }
 EOF
     mkdir -p "$WORK/nginx-tmp"
-    "$NGINX" -c "$conf" -p "$WORK" -e "$WORK/nginx-error.log"
+    "${ON_SERVER_CPUS[@]}" "$NGINX" -c "$conf" -p "$WORK" -e "$WORK/nginx-error.log"
 }
 
 OURS_PORT=$(free_port)
-"$BIN/registry-server" --log-format json serve --data-dir "$WORK/data" --listen "127.0.0.1:$OURS_PORT" \
+"${ON_SERVER_CPUS[@]}" "$BIN/registry-server" --log-format json serve --data-dir "$WORK/data" --listen "127.0.0.1:$OURS_PORT" \
     --writes-per-minute 100000000 >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 OURS="http://127.0.0.1:$OURS_PORT"
@@ -146,7 +165,7 @@ wait_http "$OURS/readyz"
 if [[ -n "$BASELINE_BIN" ]]; then
     # A second server on its own copy of the data (taken before either server started).
     BASE_PORT=$(free_port)
-    "$BASELINE_BIN" --log-format json serve --data-dir "$WORK/data-baseline" --listen "127.0.0.1:$BASE_PORT" \
+    "${ON_SERVER_CPUS[@]}" "$BASELINE_BIN" --log-format json serve --data-dir "$WORK/data-baseline" --listen "127.0.0.1:$BASE_PORT" \
         --writes-per-minute 100000000 >"$WORK/baseline.log" 2>&1 &
     PIDS+=($!)
     BASELINE="http://127.0.0.1:$BASE_PORT"
@@ -168,7 +187,7 @@ TGZ_PATH="$(cd "$TREE" && find v1/packs -name '*.tgz' -printf '%s %p\n' \
 
 # --- http -------------------------------------------------------------------------------------
 rps() { # url -> requests/s (wrk)
-    wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$1" >"$WORK/wrk.out" 2>&1 || true
+    "${ON_LOAD_CPUS[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$1" >"$WORK/wrk.out" 2>&1 || true
     local r
     r="$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")"
     local errs
@@ -182,6 +201,11 @@ if want http; then
     else
         echo
         echo "== http: wrk -t$THREADS -c$CONNS -d${DURATION}s, ours then nginx back to back, $REPEAT time(s) (load $(cut -d' ' -f1 /proc/loadavg))"
+        if [[ "$PIN" == 1 ]]; then
+            echo "   pinned: wrk on CPU $LOAD_CPUS, servers on CPU $SERVER_CPUS ($SERVER_WORKERS worker(s) each)"
+        else
+            echo "   not pinned: wrk and the servers share every core"
+        fi
         if [[ -n "$BASELINE_BIN" ]]; then
             echo "   baseline column: $BASELINE_BIN, measured right after ours"
             printf '%-58s %12s %12s %12s %8s %8s\n' "GET" "ours req/s" "baseline" "nginx req/s" "ratio" "base/ng"
