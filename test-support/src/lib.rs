@@ -99,6 +99,38 @@ pub fn operator_keychain(pack: &Path, dir: &Path, registry: &str, publishers: &[
     );
 }
 
+/// Starts `registry-server` in `dir` as [`operator_keychain`] left it: data in `data/`, publishes
+/// checked against `ops/root/trust.json`, statements signed with `registry-1`. Returns once
+/// `/readyz` answers on `port`.
+pub fn serve_operated_registry(dir: &Path, port: u16) -> Proc {
+    let server = Proc(
+        Command::new(binary("registry-server", "registry-server"))
+            .current_dir(dir)
+            .args(["serve", "--data-dir", "data", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--trust", "ops/root/trust.json", "--statement-key", "registry-1.key"])
+            .args(["--statement-key-id", "registry-1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("registry-server starts"),
+    );
+    wait_for(&format!("http://127.0.0.1:{port}/readyz"));
+    server
+}
+
+/// Installs the root-signed keychain in `file` on the registry at `base` with an `admin` token;
+/// the registry must accept it (201).
+pub fn put_keychain(base: &str, admin: &str, file: &Path) {
+    let resp = reqwest::blocking::Client::new()
+        .put(format!("{base}/keys/keychain.json"))
+        .bearer_auth(admin)
+        .body(std::fs::read(file).expect("read the signed keychain"))
+        .send()
+        .expect("PUT /keys/keychain.json");
+    let status = resp.status();
+    assert_eq!(status, 201, "{}", resp.text().unwrap_or_default());
+}
+
 /// Serves `dir` as a plain static file tree (`python3 -m http.server`) on a free loopback port,
 /// as the public reference registry is served; returns the process and its base URL once
 /// `/v1/index.json` answers.

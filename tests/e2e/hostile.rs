@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use openwop_test_support::operator_keychain;
 
-use super::{Server, binary, run};
+use super::{binary, run};
 
 const REGISTRY_ID: &str = "https://packs.example.com";
 
@@ -271,36 +271,11 @@ fn every_hostile_pack_is_refused_by_verifier_publish_and_install() {
     };
     let admin = token(&["--principal", "ops", "--scope", "admin"]).trim().to_string();
     let publisher = token(&["--principal", "acme", "--namespace", "vendor.*", "--scope", "publish"]).trim().to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = openwop_test_support::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let _server = Server(
-        Command::new(&server_bin)
-            .current_dir(d)
-            .args(["serve", "--data-dir", "data", "--listen", &format!("127.0.0.1:{port}")])
-            .args([
-                "--trust",
-                "ops/root/trust.json",
-                "--statement-key",
-                "registry-1.key",
-                "--statement-key-id",
-                "registry-1",
-            ])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _server = openwop_test_support::serve_operated_registry(d, port);
+    openwop_test_support::put_keychain(&base, &admin, &d.join("keychain.signed.json"));
     let client = reqwest::blocking::Client::new();
-    assert!((0..200).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        client.get(format!("{base}/readyz")).send().is_ok_and(|r| r.status() == 200)
-    }));
-    let resp = client
-        .put(format!("{base}/keys/keychain.json"))
-        .bearer_auth(&admin)
-        .body(std::fs::read(d.join("keychain.signed.json")).unwrap())
-        .send()
-        .unwrap();
-    assert_eq!(resp.status(), 201);
     for case in &cases {
         if let Some((tgz, _)) = &case.predecessor {
             let resp = client

@@ -13,7 +13,7 @@ use registry_server::storage::Storage;
 use registry_server::{Config, Registry};
 use serde_json::Value;
 
-use openwop_test_support::{binary, operator_keychain};
+use openwop_test_support::{binary, free_port, operator_keychain, put_keychain, serve_operated_registry};
 
 /// Imports the fixture tree into a fresh embedded registry and serves it on a loopback port.
 fn serve_fixture_registry(tree: &std::path::Path, data: &std::path::Path) -> (String, tokio::runtime::Runtime) {
@@ -100,8 +100,6 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-use openwop_test_support::Proc as Server;
-
 /// An operator sets up a registry with its own root, a publisher builds and publishes with the
 /// `pack` CLI, and a host verifies the live registry with `pack-verify` against the root alone.
 #[test]
@@ -135,31 +133,11 @@ fn operator_publisher_and_host_with_our_own_root() {
         "--scope",
         "publish",
     ]));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let _server = Server(
-        in_dir(&server_bin)
-            .arg("serve")
-            .args(storage)
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--trust", "ops/root/trust.json"])
-            .args(["--statement-key", "registry-1.key", "--statement-key-id", "registry-1"])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _server = serve_operated_registry(d, port);
+    put_keychain(&base, admin.trim(), &d.join("keychain.signed.json"));
     let client = reqwest::blocking::Client::new();
-    let ready = (0..200).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        client.get(format!("{base}/readyz")).send().is_ok_and(|r| r.status() == 200)
-    });
-    assert!(ready, "registry-server did not start");
-    let resp = client
-        .put(format!("{base}/keys/keychain.json"))
-        .bearer_auth(admin.trim())
-        .body(std::fs::read(d.join("keychain.signed.json")).unwrap())
-        .send()
-        .unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().unwrap_or_default());
 
     // Publisher: init, build, publish.
     run(in_dir(&pack).args(["init", "my-pack", "--name", "vendor.acme.tools"]));

@@ -53,7 +53,7 @@ fn run(cmd: &mut Command) -> String {
 
 /// A registry-server serving from a temporary directory, stopped on drop.
 pub struct LiveRegistry {
-    child: std::process::Child,
+    _server: openwop_test_support::Proc,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
     /// A token with `packs:publish`, `packs:yank`, `packs:yank-revert` on `vendor.acme.*`.
@@ -64,17 +64,10 @@ pub struct LiveRegistry {
     pub trust: PathBuf,
 }
 
-impl Drop for LiveRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Sets up a root, a keychain listing publisher key `acme-1` (for `vendor.acme.*`) and the
 /// statement key `registry-1`, tokens, and starts the server; keys are written into `d`.
 pub fn start_registry(d: &Path) -> LiveRegistry {
-    let server = binary("registry-server", "registry-server");
+    let server_bin = binary("registry-server", "registry-server");
     let registry_id = "https://packs.example.com";
     openwop_test_support::operator_keychain(
         Path::new(env!("CARGO_BIN_EXE_pack")),
@@ -83,44 +76,17 @@ pub fn start_registry(d: &Path) -> LiveRegistry {
         &[("acme-1", "vendor.acme.*")],
     );
     let token = |args: &[&str]| {
-        run(Command::new(&server).current_dir(d).args(["token", "create", "--data-dir", "data"]).args(args))
+        run(Command::new(&server_bin).current_dir(d).args(["token", "create", "--data-dir", "data"]).args(args))
             .trim()
             .to_string()
     };
     let admin = token(&["--principal", "ops", "--scope", "admin"]);
     let acme = token(&["--principal", "acme", "--namespace", "vendor.acme.*", "--scope", "publish,yank,yank-revert"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = openwop_test_support::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new(&server)
-        .current_dir(d)
-        .args(["serve", "--data-dir", "data", "--listen", &format!("127.0.0.1:{port}")])
-        .args([
-            "--trust",
-            "ops/root/trust.json",
-            "--statement-key",
-            "registry-1.key",
-            "--statement-key-id",
-            "registry-1",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let live = LiveRegistry { child, base, acme, admin, trust: d.join("ops/root/trust.json") };
-    let client = reqwest::blocking::Client::new();
-    let ready = (0..300).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        client.get(format!("{}/readyz", live.base)).send().is_ok_and(|r| r.status() == 200)
-    });
-    assert!(ready, "registry-server did not start");
-    let resp = client
-        .put(format!("{}/keys/keychain.json", live.base))
-        .bearer_auth(&live.admin)
-        .body(std::fs::read(d.join("keychain.signed.json")).unwrap())
-        .send()
-        .unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().unwrap_or_default());
-    live
+    let server = openwop_test_support::serve_operated_registry(d, port);
+    openwop_test_support::put_keychain(&base, &admin, &d.join("keychain.signed.json"));
+    LiveRegistry { _server: server, base, acme, admin, trust: d.join("ops/root/trust.json") }
 }
 
 const NAME: &str = "vendor.acme.tools";

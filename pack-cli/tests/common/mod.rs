@@ -3,11 +3,13 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
-pub use openwop_test_support::{Proc, binary, free_port, operator_keychain, wait_for};
+pub use openwop_test_support::{
+    Proc, binary, free_port, operator_keychain, put_keychain, serve_operated_registry, wait_for,
+};
 
 /// Runs `pack` in `dir` with an isolated config and cache.
 pub struct Pack {
@@ -100,15 +102,8 @@ pub fn start_our_registry(pack: &Pack, d: &Path) -> OurRegistry {
     let acme = token(&["--principal", "acme", "--namespace", "vendor.acme.*", "--scope", "publish,yank,yank-revert"]);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let server = spawn_our_registry(d, port);
-    let client = reqwest::blocking::Client::new();
-    let resp = client
-        .put(format!("{base}/keys/keychain.json"))
-        .bearer_auth(&admin)
-        .body(std::fs::read(d.join("keychain.signed.json")).unwrap())
-        .send()
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+    let server = serve_operated_registry(d, port);
+    put_keychain(&base, &admin, &d.join("keychain.signed.json"));
 
     // The consumer's config: this registry, its trust bundle, the publisher's token.
     std::fs::write(
@@ -123,26 +118,11 @@ pub fn start_our_registry(pack: &Pack, d: &Path) -> OurRegistry {
     OurRegistry { server, dir: d.to_path_buf(), port, base }
 }
 
-pub fn spawn_our_registry(d: &Path, port: u16) -> Proc {
-    let server = Proc(
-        Command::new(binary("registry-server", "registry-server"))
-            .current_dir(d)
-            .args(["serve", "--data-dir", "data", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--trust", "ops/root/trust.json", "--statement-key", "registry-1.key"])
-            .args(["--statement-key-id", "registry-1"])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for(&format!("http://127.0.0.1:{port}/readyz"));
-    server
-}
-
 impl OurRegistry {
     /// Restarts the server process (its in-memory caches start empty; storage is kept).
     pub fn restart(&mut self) {
         let _ = self.server.0.kill();
         let _ = self.server.0.wait();
-        self.server = spawn_our_registry(&self.dir, self.port);
+        self.server = serve_operated_registry(&self.dir, self.port);
     }
 }

@@ -378,13 +378,7 @@ fn max_staleness_refuses_stale_and_tampered_mirrors() {
             .unwrap(),
     );
     wait_for(&format!("{mirror_base}/readyz"));
-    let resp = reqwest::blocking::Client::new()
-        .put(format!("{mirror_base}/keys/keychain.json"))
-        .bearer_auth(&admin)
-        .body(std::fs::read(d.join("mirror-keychain.signed.json")).unwrap())
-        .send()
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+    put_keychain(&mirror_base, &admin, &d.join("mirror-keychain.signed.json"));
 
     // The consumer uses the mirror only, with the upstream's pinned root.
     let use_registry = |base: &str, trust: &Path| {
