@@ -156,20 +156,23 @@ EOF
     "${ON_SERVER_CPUS[@]}" "$NGINX" -c "$conf" -p "$WORK" -e "$WORK/nginx-error.log"
 }
 
-OURS_PORT=$(free_port)
-"${ON_SERVER_CPUS[@]}" "$BIN/registry-server" --log-format json serve --data-dir "$WORK/data" --listen "127.0.0.1:$OURS_PORT" \
-    --writes-per-minute 100000000 >"$WORK/server.log" 2>&1 &
-PIDS+=($!)
-OURS="http://127.0.0.1:$OURS_PORT"
-wait_http "$OURS/readyz"
+# A registry-server on the server CPUs: binary, data dir, log file. Sets SERVED to its base URL
+# (not printed: a command substitution would run it in a subshell and lose the process).
+serve_registry() {
+    local port
+    port=$(free_port)
+    "${ON_SERVER_CPUS[@]}" "$1" --log-format json serve --data-dir "$2" --listen "127.0.0.1:$port" \
+        --writes-per-minute 100000000 >"$3" 2>&1 &
+    PIDS+=($!)
+    SERVED="http://127.0.0.1:$port"
+    wait_http "$SERVED/readyz"
+}
+serve_registry "$BIN/registry-server" "$WORK/data" "$WORK/server.log"
+OURS="$SERVED"
 if [[ -n "$BASELINE_BIN" ]]; then
     # A second server on its own copy of the data (taken before either server started).
-    BASE_PORT=$(free_port)
-    "${ON_SERVER_CPUS[@]}" "$BASELINE_BIN" --log-format json serve --data-dir "$WORK/data-baseline" --listen "127.0.0.1:$BASE_PORT" \
-        --writes-per-minute 100000000 >"$WORK/baseline.log" 2>&1 &
-    PIDS+=($!)
-    BASELINE="http://127.0.0.1:$BASE_PORT"
-    wait_http "$BASELINE/readyz"
+    serve_registry "$BASELINE_BIN" "$WORK/data-baseline" "$WORK/baseline.log"
+    BASELINE="$SERVED"
 fi
 
 if have nginx; then
