@@ -35,7 +35,7 @@ pub mod integrity;
 pub mod keys;
 pub mod manifest;
 pub mod names;
-mod parallel;
+pub mod parallel;
 pub mod range;
 pub mod registry;
 pub mod signature;

@@ -1,20 +1,21 @@
-//! The one way this crate spreads work over threads: scoped workers that each take the next
-//! unclaimed item, so a few expensive items (a large tarball, a slow fetch) do not leave the
-//! other workers idle the way equal-count chunks do.
+//! The one way the workspace spreads a list of work over threads (verification here, downloads
+//! in `pack install`): scoped workers that each take the next unclaimed item, so a few expensive
+//! items (a large tarball, a slow fetch) do not leave the other workers idle the way equal-count
+//! chunks do.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 /// How many workers `jobs` means for `items` items: 0 is one per available core, and never more
 /// workers than items.
-pub(crate) fn workers(jobs: usize, items: usize) -> usize {
+fn workers(jobs: usize, items: usize) -> usize {
     let cores = thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     if jobs == 0 { cores } else { jobs }.min(items).max(1)
 }
 
 /// `f` over every item on up to `jobs` threads (see [`workers`]), results in input order. A
 /// worker that panics loses only its own items, which come back as `on_panic()`.
-pub(crate) fn map<T, R>(jobs: usize, items: &[T], f: impl Fn(&T) -> R + Sync, on_panic: impl Fn() -> R) -> Vec<R>
+pub fn map<T, R>(jobs: usize, items: &[T], f: impl Fn(&T) -> R + Sync, on_panic: impl Fn() -> R) -> Vec<R>
 where
     T: Sync,
     R: Send,

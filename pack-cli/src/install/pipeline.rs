@@ -4,8 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pack_verify::integrity::Integrity;
 use pack_verify::trust::state::TrustState;
@@ -165,33 +163,18 @@ pub fn fetch_all(
     jobs: usize,
     progress: &(dyn Fn(&LockedPack) + Sync),
 ) -> CliResult<Vec<CachedVersion>> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<CliResult<CachedVersion>>>> = Mutex::new(vec![None; lockfile.packs.len()]);
-    let work = || {
-        loop {
-            let i = next.fetch_add(1, Ordering::SeqCst);
-            let Some(pack) = lockfile.packs.get(i) else { break };
+    pack_verify::parallel::map(
+        jobs.clamp(1, 16),
+        &lockfile.packs,
+        |pack| {
             let result = fetch_one(registries, lockfile, pack, cache, offline);
             progress(pack);
-            if let Ok(mut slots) = results.lock() {
-                slots[i] = Some(result);
-            }
-        }
-    };
-    std::thread::scope(|s| {
-        for _ in 0..jobs.clamp(1, 16) {
-            s.spawn(work);
-        }
-    });
-    let slots = results.into_inner().map_err(|_| {
-        CliError::usage("internal_error", "a download worker panicked", "run again; report it if it repeats")
-    })?;
-    slots
-        .into_iter()
-        .map(|slot| {
-            slot.unwrap_or_else(|| Err(CliError::usage("internal_error", "a download was not attempted", "run again")))
-        })
-        .collect()
+            result
+        },
+        || Err(CliError::usage("internal_error", "a download worker panicked", "run again; report it if it repeats")),
+    )
+    .into_iter()
+    .collect()
 }
 
 fn fetch_one(
