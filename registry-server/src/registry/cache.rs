@@ -250,7 +250,11 @@ impl Changes {
             && let Ok(file) = std::fs::File::open(&path)
         {
             match self.shm.write() {
-                Ok(mut shm) => shm.replace(file).map(std::mem::forget).unwrap_or_default(),
+                Ok(mut shm) => {
+                    if let Some(previous) = shm.replace(file) {
+                        std::mem::forget(previous);
+                    }
+                }
                 Err(_) => std::mem::forget(file),
             }
         }
