@@ -33,6 +33,7 @@ pub mod corpus;
 pub mod error;
 pub mod integrity;
 pub mod keys;
+mod lenient;
 pub mod manifest;
 pub mod names;
 pub mod parallel;

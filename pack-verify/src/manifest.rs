@@ -3,10 +3,12 @@
 //! Parsing is lenient where the wire is (unknown fields ignored; `yanked` as a boolean or the
 //! spec's object; `keyId` or its alias `publicKeyRef`) and strict where trust depends on it.
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::error::VerifyError;
 use crate::integrity::Integrity;
+use crate::lenient::{BoolOrObject, Loose, Object, loose, starts_as_object};
 use crate::signature::SigningMethod;
 
 /// Largest version manifest we parse; real ones are a few KB.
@@ -23,28 +25,38 @@ pub struct SigningBlock {
     pub public_key_url: Option<String>,
 }
 
+/// `signing` as written: `method` must be a string, the key fields count only as strings.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSigning {
+    method: Option<String>,
+    key_id: Option<Loose<String>>,
+    public_key_ref: Option<Loose<String>>,
+    public_key_url: Option<Loose<String>>,
+}
+
 impl SigningBlock {
-    fn from_value(signing: &Value, whose: &str) -> Result<Option<Self>, VerifyError> {
-        let obj = match signing {
-            Value::Null => return Ok(None),
-            Value::Object(o) => o,
-            _ => return Err(invalid(format!("{whose} `signing` is not an object"))),
-        };
-        let method = match obj.get("method") {
+    /// `None` for an absent or `null` block and for `method: "none"`.
+    fn from_raw(raw: Option<Object<RawSigning>>, whose: &str) -> Result<Option<Self>, VerifyError> {
+        let Some(Object(raw)) = raw else { return Ok(None) };
+        let method = match raw.method.as_deref() {
             None => return Err(invalid(format!("{whose} `signing.method` is missing"))),
-            Some(Value::String(m)) if m == "none" => return Ok(None),
-            Some(Value::String(m)) => SigningMethod::parse(m)?,
-            Some(_) => return Err(invalid(format!("{whose} `signing.method` is not a string"))),
+            Some("none") => return Ok(None),
+            Some(m) => SigningMethod::parse(m)?,
         };
-        let key_id = str_field(obj, "keyId")
-            .or_else(|| str_field(obj, "publicKeyRef"))
+        let key_id = loose(raw.key_id)
+            .or_else(|| loose(raw.public_key_ref))
             .ok_or_else(|| invalid(format!("{whose} `signing` names no keyId or publicKeyRef")))?;
-        Ok(Some(SigningBlock {
-            method,
-            key_id: key_id.to_string(),
-            public_key_url: str_field(obj, "publicKeyUrl").map(str::to_string),
-        }))
+        Ok(Some(SigningBlock { method, key_id, public_key_url: loose(raw.public_key_url) }))
     }
+}
+
+/// The fields of `pack.json` that verification reads; serde skips the rest.
+#[derive(Deserialize)]
+struct RawPackJson {
+    name: Option<Loose<String>>,
+    version: Option<Loose<String>>,
+    signing: Option<Object<RawSigning>>,
 }
 
 /// The fields of `pack.json` (inside the tarball) that verification compares.
@@ -56,23 +68,73 @@ pub struct PackJson {
     pub version: String,
     /// The embedded signing block, if any.
     pub signing: Option<SigningBlock>,
-    /// The whole document, for callers that need more.
-    pub value: Value,
 }
 
 impl PackJson {
-    /// Parses the raw bytes of `pack.json`.
+    /// Parses the raw bytes of `pack.json`, reading only the fields verification compares.
     pub fn parse(bytes: &[u8]) -> Result<Self, VerifyError> {
+        let raw = serde_json::from_slice::<Object<RawPackJson>>(bytes).map_err(|e| pack_json_error(bytes, &e))?;
+        Self::from_raw(raw.0)
+    }
+
+    /// Parses `pack.json` for a caller that also needs the whole document (a publisher adding
+    /// fields, a registry checking the rest of the manifest). The fields are read from that same
+    /// document, by the same rules as [`PackJson::parse`].
+    pub fn parse_document(bytes: &[u8]) -> Result<(Self, Value), VerifyError> {
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| VerifyError::ManifestNotJson { detail: e.to_string() })?;
-        let obj = value.as_object().ok_or_else(|| VerifyError::ManifestNotJson { detail: "not an object".into() })?;
-        let name = str_field(obj, "name").ok_or_else(|| invalid("pack.json has no string `name`".into()))?;
-        let version = str_field(obj, "version").ok_or_else(|| invalid("pack.json has no string `version`".into()))?;
-        let signing = SigningBlock::from_value(obj.get("signing").unwrap_or(&Value::Null), "pack.json")?;
-        let (name, version) = (name.to_string(), version.to_string());
-        // The borrows end above, so the document moves in instead of being deep-copied.
-        Ok(PackJson { name, version, signing, value })
+        if !value.is_object() {
+            return Err(VerifyError::ManifestNotJson { detail: "not an object".into() });
+        }
+        let raw = Object::<RawPackJson>::deserialize(&value).map_err(|e| invalid(format!("pack.json: {e}")))?;
+        Ok((Self::from_raw(raw.0)?, value))
     }
+
+    fn from_raw(raw: RawPackJson) -> Result<Self, VerifyError> {
+        let name = loose(raw.name).ok_or_else(|| invalid("pack.json has no string `name`".into()))?;
+        let version = loose(raw.version).ok_or_else(|| invalid("pack.json has no string `version`".into()))?;
+        let signing = SigningBlock::from_raw(raw.signing, "pack.json")?;
+        Ok(PackJson { name, version, signing })
+    }
+}
+
+/// Syntax errors and a non-object document are `tarball_manifest_not_json`; a field of the wrong
+/// shape is `invalid_manifest`.
+fn pack_json_error(bytes: &[u8], e: &serde_json::Error) -> VerifyError {
+    if !e.is_data() {
+        VerifyError::ManifestNotJson { detail: e.to_string() }
+    } else if !starts_as_object(bytes) {
+        VerifyError::ManifestNotJson { detail: "not an object".into() }
+    } else {
+        invalid(format!("pack.json: {e}"))
+    }
+}
+
+/// The version manifest fields verification reads; serde skips the rest.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawVersionManifest {
+    name: Option<Loose<String>>,
+    version: Option<Loose<String>>,
+    integrity: Option<Loose<String>>,
+    signing: Option<Object<RawSigning>>,
+    published_at: Option<Loose<String>>,
+    yanked: Option<BoolOrObject<RawYank>>,
+    yanked_reason: Option<Loose<String>>,
+    deprecated: Option<Loose<bool>>,
+    version_deprecated: Option<Loose<bool>>,
+    deprecation: Option<BoolOrObject<RawDeprecation>>,
+}
+
+/// The spec's object form of `yanked` (the reference registry writes a boolean).
+#[derive(Deserialize)]
+struct RawYank {
+    reason: Option<Loose<String>>,
+}
+
+#[derive(Deserialize)]
+struct RawDeprecation {
+    deprecated: Option<Loose<bool>>,
 }
 
 /// The served version manifest (`/v1/packs/{name}/-/{version}.json`).
@@ -95,12 +157,11 @@ pub struct VersionManifest {
     /// Whether the version is deprecated (`deprecated`, `deprecation.deprecated` or
     /// `versionDeprecated`).
     pub deprecated: bool,
-    /// The whole document.
-    pub value: Value,
 }
 
 impl VersionManifest {
-    /// Parses the raw bytes of a served version manifest.
+    /// Parses the raw bytes of a served version manifest, reading only the fields verification
+    /// uses.
     pub fn parse(bytes: &[u8]) -> Result<Self, VerifyError> {
         if bytes.len() > MAX_VERSION_MANIFEST {
             return Err(invalid(format!(
@@ -108,47 +169,46 @@ impl VersionManifest {
                 bytes.len()
             )));
         }
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| invalid(format!("version manifest is not JSON: {e}")))?;
-        Self::from_value(value)
+        let raw = serde_json::from_slice::<Object<RawVersionManifest>>(bytes).map_err(|e| {
+            if e.is_data() && !starts_as_object(bytes) {
+                invalid("version manifest is not an object".into())
+            } else if e.is_data() {
+                invalid(format!("version manifest: {e}"))
+            } else {
+                invalid(format!("version manifest is not JSON: {e}"))
+            }
+        })?;
+        Self::from_raw(raw.0)
     }
 
-    /// Reads a version manifest from an already parsed document.
-    pub fn from_value(value: Value) -> Result<Self, VerifyError> {
-        let obj = value.as_object().ok_or_else(|| invalid("version manifest is not an object".into()))?;
-        let name = str_field(obj, "name").ok_or_else(|| invalid("version manifest has no `name`".into()))?;
-        let version = str_field(obj, "version").ok_or_else(|| invalid("version manifest has no `version`".into()))?;
-        let integrity =
-            str_field(obj, "integrity").ok_or_else(|| invalid("version manifest has no `integrity`".into()))?;
-        let integrity = Integrity::parse(integrity)?;
-        let signing = SigningBlock::from_value(obj.get("signing").unwrap_or(&Value::Null), "version manifest")?;
-        let (yanked, yanked_reason) = match obj.get("yanked") {
-            Some(Value::Bool(b)) => (*b, str_field(obj, "yankedReason").map(str::to_string)),
-            Some(Value::Object(y)) => (true, str_field(y, "reason").map(str::to_string)),
-            _ => (false, None),
+    fn from_raw(raw: RawVersionManifest) -> Result<Self, VerifyError> {
+        let name = loose(raw.name).ok_or_else(|| invalid("version manifest has no `name`".into()))?;
+        let version = loose(raw.version).ok_or_else(|| invalid("version manifest has no `version`".into()))?;
+        let integrity = loose(raw.integrity).ok_or_else(|| invalid("version manifest has no `integrity`".into()))?;
+        let integrity = Integrity::parse(&integrity)?;
+        let signing = SigningBlock::from_raw(raw.signing, "version manifest")?;
+        let (yanked, yanked_reason) = match raw.yanked {
+            Some(BoolOrObject::Bool(b)) => (b, loose(raw.yanked_reason)),
+            Some(BoolOrObject::Object(y)) => (true, loose(y.reason)),
+            Some(BoolOrObject::Other) | None => (false, None),
         };
-        let deprecated = obj.get("deprecated").and_then(Value::as_bool).unwrap_or(false)
-            || obj.get("versionDeprecated").and_then(Value::as_bool).unwrap_or(false)
-            || obj.get("deprecation").and_then(|d| d.get("deprecated")).and_then(Value::as_bool).unwrap_or(false);
-        let (name, version) = (name.to_string(), version.to_string());
-        let published_at = str_field(obj, "publishedAt").map(str::to_string);
-        // The borrows end above, so the document moves in instead of being deep-copied.
+        let deprecated = loose(raw.deprecated).unwrap_or(false)
+            || loose(raw.version_deprecated).unwrap_or(false)
+            || matches!(
+                raw.deprecation,
+                Some(BoolOrObject::Object(RawDeprecation { deprecated: Some(Loose::Is(true)) }))
+            );
         Ok(VersionManifest {
             name,
             version,
             integrity,
             signing,
-            published_at,
+            published_at: loose(raw.published_at),
             yanked,
             yanked_reason,
             deprecated,
-            value,
         })
     }
-}
-
-fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    obj.get(key).and_then(Value::as_str)
 }
 
 fn invalid(detail: String) -> VerifyError {
@@ -175,5 +235,64 @@ mod tests {
             PackJson::parse(br#"{"name":"a","version":"1","signing":{"method":"manual"}}"#).err().map(|e| e.code());
         assert_eq!(err, Some("invalid_manifest"));
         assert_eq!(PackJson::parse(b"[1]").err().map(|e| e.code()), Some("tarball_manifest_not_json"));
+    }
+
+    const HEAD: &str =
+        r#""name":"core.a.b","version":"1.0.0","integrity":"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=""#;
+
+    #[test]
+    fn fields_of_another_type_read_as_absent() {
+        let m = VersionManifest::parse(
+            format!(r#"{{{HEAD},"yanked":"soon","yankedReason":7,"deprecated":"yes","deprecation":[true],"publishedAt":5,"nodes":[{{"id":1}}]}}"#)
+                .as_bytes(),
+        )
+        .expect("parses");
+        assert!(!m.yanked && !m.deprecated);
+        assert_eq!((m.yanked_reason, m.published_at), (None, None));
+        let m = VersionManifest::parse(
+            format!(r#"{{{HEAD},"yanked":true,"yankedReason":"cve","deprecation":{{"deprecated":true}}}}"#).as_bytes(),
+        )
+        .expect("parses");
+        assert!(m.yanked && m.deprecated);
+        assert_eq!(m.yanked_reason.as_deref(), Some("cve"));
+    }
+
+    #[test]
+    fn a_repeated_field_is_refused_not_resolved() {
+        // serde_json's Value keeps the last copy, JavaScript too, a streaming reader the first.
+        let twice = format!(r#"{{{HEAD},"name":"core.a.c"}}"#);
+        let err = VersionManifest::parse(twice.as_bytes()).err();
+        assert!(
+            matches!(&err, Some(VerifyError::ManifestInvalid { detail }) if detail.contains("duplicate field `name`")),
+            "{err:?}"
+        );
+        let err = VersionManifest::parse(
+            format!(r#"{{{HEAD},"deprecation":{{"deprecated":false,"deprecated":true}}}}"#).as_bytes(),
+        )
+        .err();
+        assert_eq!(err.map(|e| e.code()), Some("invalid_manifest"));
+        let err = PackJson::parse(br#"{"name":"a","version":"1","version":"2"}"#).err().map(|e| e.code());
+        assert_eq!(err, Some("invalid_manifest"));
+    }
+
+    #[test]
+    fn the_document_reading_agrees_with_the_lean_one() {
+        let bytes = br#"{"name":"a","version":"1","signing":{"method":"manual","keyId":"k","publicKeyUrl":"u"},"extra":{"x":[1,2]}}"#;
+        let (pack, document) = PackJson::parse_document(bytes).expect("parses");
+        assert_eq!(PackJson::parse(bytes), Ok(pack.clone()));
+        assert_eq!(document["extra"]["x"][1], 2);
+        assert_eq!(pack.signing.and_then(|s| s.public_key_url).as_deref(), Some("u"));
+        assert_eq!(PackJson::parse_document(b"[1]").err().map(|e| e.code()), Some("tarball_manifest_not_json"));
+        assert_eq!(
+            PackJson::parse_document(br#"{"name":"a","version":"1","signing":5}"#).err().map(|e| e.code()),
+            Some("invalid_manifest")
+        );
+        assert_eq!(
+            PackJson::parse(br#"{"name":"a","version":"1","signing":5}"#).err().map(|e| e.code()),
+            Some("invalid_manifest")
+        );
+        assert_eq!(PackJson::parse(b" {\"name\":").err().map(|e| e.code()), Some("tarball_manifest_not_json"));
+        let err = VersionManifest::parse(b"[]").err().map(|e| e.to_string());
+        assert!(err.as_deref().is_some_and(|m| m.contains("not an object")), "{err:?}");
     }
 }

@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::error::VerifyError;
 use crate::integrity::Integrity;
+use crate::lenient::{Loose, Object, loose};
 use crate::trust::{Clock, ExpiryPolicy, SystemClock, TrustBundle, TrustRoot, TrustState, TrustWarning};
 use crate::verify::{VerifiedVersion, Verifier, VersionInput};
 
@@ -125,9 +126,37 @@ fn fetch_required(source: &dyn RegistrySource, path: &str) -> Result<Vec<u8>, Ve
         .ok_or_else(|| VerifyError::Io { what: format!("{}{path}", source.describe()), detail: "not found".into() })
 }
 
-fn json(bytes: &[u8], what: &str) -> Result<Value, VerifyError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| VerifyError::ManifestInvalid { detail: format!("{what} is not JSON: {e}") })
+fn json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, VerifyError> {
+    serde_json::from_slice(bytes).map_err(|e| VerifyError::ManifestInvalid {
+        detail: if e.is_data() { format!("{what}: {e}") } else { format!("{what} is not JSON: {e}") },
+    })
+}
+
+/// `/v1/index.json`, as far as the walk reads it: the pack names.
+#[derive(Deserialize)]
+struct RegistryIndex {
+    #[serde(default)]
+    packs: Vec<Object<IndexedPack>>,
+}
+
+#[derive(Deserialize)]
+struct IndexedPack {
+    name: Option<Loose<String>>,
+}
+
+/// `/v1/packs/{name}/index.json`, as far as the walk reads it.
+#[derive(Deserialize)]
+struct PackIndex {
+    #[serde(default)]
+    versions: Vec<Object<IndexRow>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IndexRow {
+    version: Option<Loose<String>>,
+    integrity: Option<Loose<String>>,
+    signing_key_id: Option<Loose<String>>,
 }
 
 /// Resolves the trust root for `source`: pinned keys, or the registry's keychain verified
@@ -176,12 +205,8 @@ pub fn verify_registry(
     let root = resolve_trust(source, &mut check)?;
     let warnings: Vec<String> = root.warnings().iter().map(TrustWarning::to_string).collect();
     let verifier = Verifier::new(root).jobs(check.jobs);
-    let index = json(&fetch_required(source, "/v1/index.json")?, "/v1/index.json")?;
-    let names: Vec<String> = index
-        .get("packs")
-        .and_then(Value::as_array)
-        .map(|packs| packs.iter().filter_map(|p| p.get("name").and_then(Value::as_str)).map(str::to_string).collect())
-        .unwrap_or_default();
+    let index: Object<RegistryIndex> = json(&fetch_required(source, "/v1/index.json")?, "/v1/index.json")?;
+    let names: Vec<String> = index.0.packs.into_iter().filter_map(|Object(p)| loose(p.name)).collect();
 
     let mut listed: Vec<Listed> = Vec::new();
     let mut results: Vec<VersionResult> = Vec::new();
@@ -194,7 +219,7 @@ pub fn verify_registry(
             ));
             continue;
         }
-        let pack_index =
+        let pack_index: Object<PackIndex> =
             match fetch_required(source, &format!("/v1/packs/{name}/index.json")).and_then(|b| json(&b, &name)) {
                 Ok(v) => v,
                 Err(e) => {
@@ -202,24 +227,24 @@ pub fn verify_registry(
                     continue;
                 }
             };
-        let rows = pack_index.get("versions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let rows: Vec<IndexRow> = pack_index.0.versions.into_iter().map(|Object(r)| r).collect();
         let siblings: std::sync::Arc<[String]> =
-            rows.iter().filter_map(|r| r.get("version").and_then(Value::as_str)).map(str::to_string).collect();
+            rows.iter().filter_map(|r| r.version.as_ref()?.get().cloned()).collect();
         for row in rows {
-            let Some(version) = row.get("version").and_then(Value::as_str) else { continue };
-            if !path_safe(version) {
+            let Some(version) = loose(row.version) else { continue };
+            if !path_safe(&version) {
                 results.push(failure(
                     &name,
-                    version,
+                    &version,
                     &VerifyError::ManifestInvalid { detail: "version is not path-safe".into() },
                 ));
                 continue;
             }
             listed.push(Listed {
                 name: name.clone(),
-                version: version.to_string(),
-                index_integrity: row.get("integrity").and_then(Value::as_str).map(str::to_string),
-                index_key: row.get("signingKeyId").and_then(Value::as_str).map(str::to_string),
+                version,
+                index_integrity: loose(row.integrity),
+                index_key: loose(row.signing_key_id),
                 siblings: siblings.clone(),
             });
         }

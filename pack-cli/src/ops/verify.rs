@@ -53,15 +53,12 @@ pub struct Verified {
     pub warnings: Vec<String>,
 }
 
-fn read_pack_json(tgz: &[u8], path: &Path) -> CliResult<PackJson> {
-    let archive = read_pack(tgz, &TarLimits::default()).map_err(|e| CliError::from_verify(&e).at(path))?;
-    PackJson::parse(archive.pack_json()).map_err(|e| CliError::from_verify(&e).at(path))
-}
-
 /// The version manifest a registry would serve for this tarball: its pack.json plus the
 /// integrity of the bytes given.
-fn synthesise_manifest(pack: &PackJson, tgz: &[u8]) -> CliResult<Vec<u8>> {
-    let mut value = pack.value.clone();
+fn synthesise_manifest(tgz: &[u8], path: &Path) -> CliResult<Vec<u8>> {
+    let archive = read_pack(tgz, &TarLimits::default()).map_err(|e| CliError::from_verify(&e).at(path))?;
+    let (_, mut value) =
+        PackJson::parse_document(archive.pack_json()).map_err(|e| CliError::from_verify(&e).at(path))?;
     if let Value::Object(obj) = &mut value {
         obj.insert("integrity".into(), Value::from(Integrity::of(tgz).to_string()));
     }
@@ -94,10 +91,7 @@ pub fn verify(opts: &VerifyOptions) -> CliResult<Verified> {
 
     let (manifest, synthesised) = match &opts.manifest {
         Some(path) => (fsutil::read(path)?, false),
-        None => {
-            let pack = read_pack_json(&tgz, &opts.tarball)?;
-            (synthesise_manifest(&pack, &tgz)?, true)
-        }
+        None => (synthesise_manifest(&tgz, &opts.tarball)?, true),
     };
 
     let mut warnings = Vec::new();

@@ -164,7 +164,7 @@ pub async fn publish(registry: &Registry, req: PublishRequest<'_>) -> Result<Pub
 
     // Tarball and manifest.
     let archive = read_pack(&req.body, &TarLimits::default()).map_err(|e| verify_refusal("tarball", e))?;
-    let pack = PackJson::parse(archive.pack_json()).map_err(|e| verify_refusal("pack.json", e))?;
+    let (pack, document) = PackJson::parse_document(archive.pack_json()).map_err(|e| verify_refusal("pack.json", e))?;
     if pack.name != req.name {
         return Err(bad(
             "manifest_name_mismatch",
@@ -177,7 +177,7 @@ pub async fn publish(registry: &Registry, req: PublishRequest<'_>) -> Result<Pub
             format!("pack.json has version `{}` but the URL has `{}`", pack.version, req.version),
         ));
     }
-    check_manifest(&pack.value, &|path| archive.get(path).is_some())?;
+    check_manifest(&document, &|path| archive.get(path).is_some())?;
     let Some(signing) = &pack.signing else {
         return Err(bad("pack_unsigned", "pack.json has no `signing` block; build with `pack build --key …`"));
     };
@@ -209,7 +209,7 @@ pub async fn publish(registry: &Registry, req: PublishRequest<'_>) -> Result<Pub
     // The served manifest: pack.json plus what the registry adds.
     let integrity = Integrity::of(&req.body).to_string();
     let published_at = pack_verify::trust::now_rfc3339();
-    let mut manifest = pack.value.clone();
+    let mut manifest = document;
     if let Some(obj) = manifest.as_object_mut() {
         obj.insert("integrity".into(), Value::from(integrity.clone()));
         obj.insert("publishedAt".into(), Value::from(published_at.clone()));
