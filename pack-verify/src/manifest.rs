@@ -78,16 +78,14 @@ impl PackJson {
     }
 
     /// Parses `pack.json` for a caller that also needs the whole document (a publisher adding
-    /// fields, a registry checking the rest of the manifest). The fields are read from that same
-    /// document, by the same rules as [`PackJson::parse`].
+    /// fields, a registry checking the rest of the manifest). The fields come from the raw bytes
+    /// by [`PackJson::parse`] itself, so a registry refuses exactly what a host would (a
+    /// `serde_json::Value` alone would quietly keep the last of two `name`s).
     pub fn parse_document(bytes: &[u8]) -> Result<(Self, Value), VerifyError> {
+        let pack = Self::parse(bytes)?;
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| VerifyError::ManifestNotJson { detail: e.to_string() })?;
-        if !value.is_object() {
-            return Err(VerifyError::ManifestNotJson { detail: "not an object".into() });
-        }
-        let raw = Object::<RawPackJson>::deserialize(&value).map_err(|e| invalid(format!("pack.json: {e}")))?;
-        Ok((Self::from_raw(raw.0)?, value))
+        Ok((pack, value))
     }
 
     fn from_raw(raw: RawPackJson) -> Result<Self, VerifyError> {
@@ -272,6 +270,9 @@ mod tests {
         .err();
         assert_eq!(err.map(|e| e.code()), Some("invalid_manifest"));
         let err = PackJson::parse(br#"{"name":"a","version":"1","version":"2"}"#).err().map(|e| e.code());
+        assert_eq!(err, Some("invalid_manifest"));
+        // What publish reads: the registry must refuse what a host would.
+        let err = PackJson::parse_document(br#"{"name":"a","version":"1","version":"2"}"#).err().map(|e| e.code());
         assert_eq!(err, Some("invalid_manifest"));
     }
 

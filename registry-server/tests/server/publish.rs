@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::{TestServer, stacks};
-use crate::world::{REGISTRY, World, key, keychain, keychain_key, pack, pack_with, token};
+use crate::world::{REGISTRY, World, key, keychain, keychain_key, pack, pack_with, signed_pack, token};
 
 struct Api {
     client: reqwest::Client,
@@ -231,6 +231,16 @@ async fn every_publish_check_has_its_code_and_writes_nothing() {
         let name = "vendor.acme.tools";
         let good = pack(name, "1.0.0", &key(2), "acme-1", "x");
 
+        // The second `name` is the one a last-copy-wins reader would publish under.
+        let twice = String::from_utf8(pack_verify::canonical::to_canonical_vec(&json!({
+            "name": name, "version": "1.0.0", "license": "Apache-2.0",
+            "engines": {"openwop": ">=1.0.0 <2.0.0"},
+            "signing": {"method": "manual", "publicKeyRef": "acme-1", "signatureRef": "keys/pack.json.sig"},
+        })))
+        .unwrap()
+        .replacen(r#""version""#, r#""name":"vendor.acme.other","version""#, 1);
+        let repeated_name = signed_pack(twice.into_bytes(), &key(2), "x");
+
         let mut gzip_of_zeros = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gzip_of_zeros, &vec![0u8; 64 << 20]).unwrap();
         let gzip_of_zeros = gzip_of_zeros.finish().unwrap();
@@ -251,6 +261,7 @@ async fn every_publish_check_has_its_code_and_writes_nothing() {
             (name, "1.0.0", vec![7u8; 11 << 20], "acme", StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             (name, "2.0.0", good.clone(), "acme", StatusCode::BAD_REQUEST, "manifest_version_mismatch"),
             ("vendor.acme.other", "1.0.0", good.clone(), "acme", StatusCode::BAD_REQUEST, "manifest_name_mismatch"),
+            ("vendor.acme.other", "1.0.0", repeated_name, "acme", StatusCode::BAD_REQUEST, "invalid_manifest"),
             (
                 name,
                 "1.0.0",

@@ -124,7 +124,12 @@ pub fn pack_with(
         "signing": {"method": "manual", "publicKeyRef": key_id, "signatureRef": "keys/pack.json.sig"},
     });
     edit(&mut manifest);
-    let bytes = to_canonical_vec(&manifest);
+    signed_pack(to_canonical_vec(&manifest), signer, readme)
+}
+
+/// A pack whose `pack.json` is exactly `bytes`, signed by `signer` (for documents a `Value`
+/// cannot hold, such as a repeated field).
+pub fn signed_pack(bytes: Vec<u8>, signer: &PrivateKey, readme: &str) -> Vec<u8> {
     let sig = signer.sign(&bytes);
     write_pack(&[
         PackFile { path: "README.md".into(), data: readme.as_bytes().to_vec() },
