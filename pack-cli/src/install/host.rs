@@ -7,6 +7,7 @@
 //! or a failure at any point leaves the previous install exactly as it was. Old generations are
 //! removed after the swap.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use pack_verify::tarball::PackFile;
@@ -103,24 +104,48 @@ pub fn install(host_dir: &Path, items: &[InstallItem]) -> CliResult<PathBuf> {
 
 fn build_generation(staging: &Path, items: &[InstallItem]) -> CliResult<()> {
     std::fs::create_dir_all(staging).map_err(io(staging, "create"))?;
-    let mut index = Vec::new();
-    for item in items {
-        let root = staging.join(&item.name);
-        for file in &item.files {
-            // Paths come from the safe tar reader (no `..`, no absolute paths, normalised).
-            let path = root.join(&file.path);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(io(parent, "create"))?;
-            }
-            std::fs::write(&path, &file.data).map_err(io(&path, "write"))?;
-        }
-        index.push(json!({
-            "name": item.name, "version": item.version, "integrity": item.integrity, "source": item.source,
-        }));
-    }
+    // File creation is most of an install's time (kernel work per file), so packs are written on
+    // every core; each pack's tree is its own, so the workers never touch the same directory.
+    let written = pack_verify::parallel::map(
+        0,
+        items,
+        |item| write_pack_tree(&staging.join(&item.name), &item.files),
+        || {
+            Err(CliError::usage(
+                "internal_error",
+                "a pack-writing worker panicked",
+                "run again; report it if it repeats",
+            ))
+        },
+    );
+    written.into_iter().collect::<CliResult<Vec<()>>>()?;
+    let index: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            json!({"name": item.name, "version": item.version, "integrity": item.integrity, "source": item.source})
+        })
+        .collect();
     let doc = pack_verify::canonical::to_canonical_pretty(&json!({ "packs": index })) + "\n";
     let path = staging.join(INSTALLED);
     std::fs::write(&path, doc).map_err(io(&path, "write"))?;
+    Ok(())
+}
+
+/// Writes one pack's files below `root`, creating each directory once (not a failing `mkdir`
+/// and a `stat` per file, which `create_dir_all` costs on a directory that exists).
+fn write_pack_tree(root: &Path, files: &[PackFile]) -> CliResult<()> {
+    let mut made: HashSet<PathBuf> = HashSet::new();
+    for file in files {
+        // Paths come from the safe tar reader (no `..`, no absolute paths, normalised).
+        let path = root.join(&file.path);
+        if let Some(parent) = path.parent()
+            && !made.contains(parent)
+        {
+            std::fs::create_dir_all(parent).map_err(io(parent, "create"))?;
+            made.insert(parent.to_path_buf());
+        }
+        std::fs::write(&path, &file.data).map_err(io(&path, "write"))?;
+    }
     Ok(())
 }
 
@@ -156,6 +181,42 @@ mod tests {
         };
         assert!(install(dir.path(), &[bad]).is_err());
         assert_eq!(std::fs::read_to_string(dir.path().join("packs/vendor.a.b/pack.json")).unwrap(), "two");
+        assert_eq!(std::fs::read_dir(dir.path().join(GENERATIONS)).unwrap().count(), 1, "no staging left");
+    }
+
+    #[test]
+    fn many_nested_packs_are_written_whole_and_one_failure_among_them_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = |n: usize| InstallItem {
+            files: (0..6)
+                .map(|f| PackFile {
+                    path: format!("d{}/e{}/f{f}.json", f % 2, f % 3),
+                    data: format!("{n}:{f}").into_bytes(),
+                })
+                .chain([PackFile { path: "pack.json".into(), data: n.to_string().into_bytes() }])
+                .collect(),
+            ..item(&format!("vendor.a.p{n}"), "")
+        };
+        let items: Vec<InstallItem> = (0..40).map(nested).collect();
+        install(dir.path(), &items).unwrap();
+        for n in 0..40 {
+            for f in 0..6 {
+                let path = dir.path().join(format!("packs/vendor.a.p{n}/d{}/e{}/f{f}.json", f % 2, f % 3));
+                assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{n}:{f}"), "{}", path.display());
+            }
+        }
+        let listed = installed(dir.path()).unwrap();
+        let names: Vec<&str> = listed["packs"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+        assert_eq!(names.len(), 40);
+        assert_eq!(names[39], "vendor.a.p39", "installed.json keeps the given order");
+
+        // One bad pack among many: the install fails and the previous one stays, with no staging.
+        let mut more: Vec<InstallItem> = (40..80).map(nested).collect();
+        more[20].files.push(PackFile { path: "pack.json/under-a-file".into(), data: vec![1] });
+        let err = install(dir.path(), &more).unwrap_err();
+        assert!(err.message.contains("pack.json"), "{}", err.message);
+        assert_eq!(std::fs::read_to_string(dir.path().join("packs/vendor.a.p3/pack.json")).unwrap(), "3");
+        assert!(!dir.path().join("packs/vendor.a.p41").exists());
         assert_eq!(std::fs::read_dir(dir.path().join(GENERATIONS)).unwrap().count(), 1, "no staging left");
     }
 
