@@ -263,9 +263,7 @@ pub fn exec_install(args: &InstallArgs, shell: &Shell) -> CliResult<Outcome> {
     let fetched = fetched?;
     shell.status("Verifying", &format!("{} pack(s)", fetched.len()));
     let items = verify_all(&registries, lockfile, &fetched, &cache)?;
-    for files in &fetched {
-        cache.put(files)?;
-    }
+    cache.put_all(&fetched)?;
 
     // Host capabilities, when given.
     let host_caps = match (&args.host_capabilities, &args.host_url) {

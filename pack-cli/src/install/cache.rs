@@ -4,6 +4,7 @@
 //! like fresh downloads; the cache is a convenience, never a trust anchor.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pack_verify::integrity::Integrity;
 
@@ -88,6 +89,25 @@ impl Cache {
         (manifest.get("integrity").and_then(serde_json::Value::as_str) == Some(integrity)).then_some((bytes, manifest))
     }
 
+    /// Stores verified versions, several at once (each entry is its own directory); the first
+    /// failure in input order is the one reported.
+    pub fn put_all(&self, versions: &[CachedVersion]) -> CliResult<()> {
+        pack_verify::parallel::map(
+            0,
+            versions,
+            |v| self.put(v),
+            || {
+                Err(CliError::usage(
+                    "internal_error",
+                    "a cache-writing worker panicked",
+                    "run again; report it if it repeats",
+                ))
+            },
+        )
+        .into_iter()
+        .collect()
+    }
+
     /// Stores a verified version. Files are written to a temporary directory and renamed into
     /// place, so a reader never sees a half-written entry.
     pub fn put(&self, version: &CachedVersion) -> CliResult<()> {
@@ -98,7 +118,10 @@ impl Cache {
         }
         let parent = dir.parent().unwrap_or(&self.root).to_path_buf();
         std::fs::create_dir_all(&parent).map_err(|e| io_err(&parent, &e))?;
-        let tmp = parent.join(format!(".tmp-{}-{}", std::process::id(), integrity.hex()));
+        // Unique per process and per call: `put_all` runs several puts at once.
+        static PUTS: AtomicUsize = AtomicUsize::new(0);
+        let n = PUTS.fetch_add(1, Ordering::Relaxed);
+        let tmp = parent.join(format!(".tmp-{}-{n}-{}", std::process::id(), integrity.hex()));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, &e))?;
         let write = |name: &str, bytes: &[u8]| {
@@ -146,5 +169,40 @@ mod tests {
         let hex = Integrity::of(&v.tarball).hex();
         std::fs::write(dir.path().join("sha256").join(&hex[..2]).join(&hex).join("pack.tgz"), b"evil").unwrap();
         assert_eq!(cache.get(&integrity), None, "a tampered cache entry is not used");
+    }
+
+    #[test]
+    fn put_all_stores_every_entry_even_the_same_bytes_twice_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let version = |n: usize| CachedVersion {
+            tarball: format!("tgz {}", n % 30).into_bytes(),
+            signature: vec![(n % 30) as u8; 64],
+            manifest: format!("{{\"n\":{}}}", n % 30).into_bytes(),
+            statement: (n % 2 == 0).then(|| b"statement".to_vec()),
+        };
+        // 60 puts of 30 distinct entries: each entry is written by two puts, maybe concurrently.
+        let versions: Vec<CachedVersion> = (0..60).map(version).collect();
+        cache.put_all(&versions).unwrap();
+        for v in &versions[..30] {
+            let got = cache.get(&Integrity::of(&v.tarball).to_string()).unwrap();
+            assert_eq!(
+                (got.tarball.as_slice(), got.manifest.as_slice()),
+                (v.tarball.as_slice(), v.manifest.as_slice())
+            );
+        }
+        let leftovers: Vec<String> = walk(dir.path()).into_iter().filter(|name| name.starts_with(".tmp-")).collect();
+        assert!(leftovers.is_empty(), "temporary directories left: {leftovers:?}");
+    }
+
+    fn walk(dir: &Path) -> Vec<String> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+            if entry.file_type().unwrap().is_dir() {
+                names.extend(walk(&entry.path()));
+            }
+        }
+        names
     }
 }

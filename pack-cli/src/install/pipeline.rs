@@ -258,37 +258,50 @@ pub fn verify_one(
     })
 }
 
-/// Verifies every fetched version against its registry's trust root.
+/// Verifies every fetched version against its registry's trust root, on every core; the first
+/// failure in lockfile order is the one reported.
 pub fn verify_all(
     registries: &[Registry],
     lockfile: &Lockfile,
     fetched: &[CachedVersion],
     cache: &Cache,
 ) -> CliResult<Vec<InstallItem>> {
+    // Trust roots first, one per registry, in order (resolving one may fetch and store a keychain).
     let mut verifiers: HashMap<String, Verifier> = HashMap::new();
-    let mut out = Vec::new();
+    let mut work: Vec<(&LockedPack, &CachedVersion, &Registry)> = Vec::new();
     for (pack, files) in lockfile.packs.iter().zip(fetched) {
         let registry = registry_for(registries, lockfile, pack)?;
         if !verifiers.contains_key(&registry.url) {
             verifiers.insert(registry.url.clone(), Verifier::new(trust_root(registry, cache)?));
         }
-        let Some(verifier) = verifiers.get(&registry.url) else { continue };
-        let mut item = match verify_one(verifier, pack, files, &[]) {
-            // A bad signature: ask the registry which other versions exist, to tell a replayed
-            // signature from a forged one (the failure path only; nothing more is trusted).
-            Err(e) if e.code == "pack_signature_invalid" => {
-                let others = registry.client.as_ref().and_then(|c| listed_versions(c, &pack.name));
-                match others {
-                    Some(others) => verify_one(verifier, pack, files, &others)?,
-                    None => return Err(e),
-                }
-            }
-            other => other?,
-        };
-        item.source = registry.url.clone();
-        out.push(item);
+        work.push((pack, files, registry));
     }
-    Ok(out)
+    pack_verify::parallel::map(
+        0,
+        &work,
+        |&(pack, files, registry)| {
+            let Some(verifier) = verifiers.get(&registry.url) else {
+                return Err(CliError::usage("internal_error", "no verifier for a registry", "report this bug"));
+            };
+            let mut item = match verify_one(verifier, pack, files, &[]) {
+                // A bad signature: ask the registry which other versions exist, to tell a replayed
+                // signature from a forged one (the failure path only; nothing more is trusted).
+                Err(e) if e.code == "pack_signature_invalid" => {
+                    let others = registry.client.as_ref().and_then(|c| listed_versions(c, &pack.name));
+                    match others {
+                        Some(others) => verify_one(verifier, pack, files, &others)?,
+                        None => return Err(e),
+                    }
+                }
+                other => other?,
+            };
+            item.source = registry.url.clone();
+            Ok(item)
+        },
+        || Err(CliError::usage("internal_error", "a verifying worker panicked", "run again; report it if it repeats")),
+    )
+    .into_iter()
+    .collect()
 }
 
 /// The versions a registry's pack index lists, or `None` if it cannot be read.
