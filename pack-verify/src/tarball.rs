@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::rc::Rc;
 
 use flate2::Compression;
@@ -181,6 +181,30 @@ impl<R: Read> Read for DecompressedSide<R> {
     }
 }
 
+/// Forward "seeks" only, by reading and discarding through [`Read::read`] (so the limits still
+/// count every byte). It exists for `tar`'s skip to the next header, which on a plain reader
+/// zeroes a 32 KiB buffer for every entry, padding or none: about a sixth of reading a pack.
+impl<R: Read> Seek for DecompressedSide<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let SeekFrom::Current(forward) = pos else {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "a tar stream only skips forward"));
+        };
+        let mut left = u64::try_from(forward)
+            .map_err(|_| io::Error::new(io::ErrorKind::Unsupported, "a tar stream only skips forward"))?;
+        // A header's padding is under 512 bytes; anything longer takes a few more reads.
+        let mut buf = [0u8; 512];
+        while left > 0 {
+            let want = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
+            let n = self.read(&mut buf[..want])?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected EOF during skip"));
+            }
+            left -= n as u64;
+        }
+        Ok(self.state.borrow().decompressed)
+    }
+}
+
 impl StreamState {
     /// Turns an I/O failure seen by the tar layer into the code for its real cause.
     fn classify(&self, limits: &TarLimits, tar_error: &io::Error) -> VerifyError {
@@ -232,7 +256,7 @@ fn read_entries<R: Read>(reader: R, gzip: bool, limits: &TarLimits) -> Result<Ve
 
     // `raw(true)` hands us PAX and GNU long-name headers as entries instead of folding them into
     // the next name, so we can refuse them.
-    let entries = archive.entries().map_err(|e| fail(&e))?.raw(true);
+    let entries = archive.entries_with_seek().map_err(|e| fail(&e))?.raw(true);
     for entry in entries {
         let mut entry = entry.map_err(|e| fail(&e))?;
         count += 1;
@@ -461,5 +485,40 @@ mod tests {
         let long = "a".repeat(101);
         assert!(write_pack(&[file(&long, b"")]).is_err());
         assert!(write_pack(&[file("x", b""), file("x", b"")]).is_err());
+    }
+
+    #[test]
+    fn skipped_entry_data_is_read_through_the_limits() {
+        // A directory entry that carries data (legal in tar, unusual): the reader skips it by
+        // the forward-only seek, and the entries after it still line up.
+        let body = vec![7u8; 3000];
+        let tar = plain_tar(&[("d", EntryType::Directory, &body), ("d/f", EntryType::Regular, b"after")]);
+        let files = read_archive(&tar, &TarLimits::default()).expect("reads past the skipped data");
+        assert_eq!(
+            files.iter().map(|f| (f.path.as_str(), f.data.as_slice())).collect::<Vec<_>>(),
+            [("d/f", &b"after"[..])]
+        );
+        // The skipped bytes count against the decompressed limit like read ones.
+        let gz = {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), Compression::fast());
+            io::Write::write_all(&mut enc, &tar).expect("compresses");
+            enc.finish().expect("finishes")
+        };
+        let small = TarLimits { max_uncompressed: 2048, ..TarLimits::default() };
+        assert_eq!(read_archive(&gz, &small).err().map(|e| e.code()), Some("tarball_too_large"));
+        // A skip past the end of the stream is a tar error, not a hang or a panic.
+        let cut = &tar[..512 + 1024];
+        assert!(read_archive(cut, &TarLimits::default()).is_err());
+    }
+
+    #[test]
+    fn the_stream_seeks_only_forward() {
+        let state = Rc::new(RefCell::new(StreamState::default()));
+        let mut side = DecompressedSide { inner: &[1u8, 2, 3, 4][..], limit: 100, state, gzip: false };
+        assert_eq!(side.stream_position().ok(), Some(0));
+        assert_eq!(side.seek(SeekFrom::Current(3)).ok(), Some(3));
+        assert_eq!(side.seek(SeekFrom::Current(-1)).err().map(|e| e.kind()), Some(io::ErrorKind::Unsupported));
+        assert_eq!(side.seek(SeekFrom::Start(0)).err().map(|e| e.kind()), Some(io::ErrorKind::Unsupported));
+        assert_eq!(side.seek(SeekFrom::Current(2)).err().map(|e| e.kind()), Some(io::ErrorKind::UnexpectedEof));
     }
 }
