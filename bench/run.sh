@@ -182,11 +182,14 @@ if have nginx; then
     wait_http "$PEER/v1/index.json"
 fi
 
-# A pack with several versions, one of its manifests, and the tarball closest to 20 KB.
+# A pack with several versions, one of its manifests, and the tarball closest to 20 KB. The first
+# line is taken with awk, which reads to the end: `head -1` exits early, the writer before it can
+# die of SIGPIPE, and under `pipefail` that silently ended the whole script right after
+# "importing" (seen three times).
 PACK="core.openwop.http"
-MANIFEST_PATH="$(cd "$TREE" && ls v1/packs/$PACK/-/*.json | grep -v -e sbom -e statement | head -1)"
+MANIFEST_PATH="$(cd "$TREE" && ls v1/packs/$PACK/-/*.json | grep -v -e sbom -e statement | awk 'NR == 1')"
 TGZ_PATH="$(cd "$TREE" && find v1/packs -name '*.tgz' -printf '%s %p\n' \
-    | awk '{d=$1-20480; if (d<0) d=-d; print d, $2}' | sort -n | head -1 | cut -d' ' -f2)"
+    | awk '{d=$1-20480; if (d<0) d=-d; print d, $2}' | sort -n | awk 'NR == 1 {print $2}')"
 
 # --- http -------------------------------------------------------------------------------------
 rps() { # url -> requests/s (wrk)
@@ -249,6 +252,28 @@ if want publish; then
     echo
     echo "== publish: cargo bench -p registry-server --bench publish (load $(cut -d' ' -f1 /proc/loadavg))"
     (cd "$REPO" && cargo bench -q -p registry-server --bench publish 2>&1) | grep -E "^publish/" | sed 's/^/   /' || true
+    # The PostgreSQL + S3 row's peer: the S3 server's own PUT rate, with the same 16 clients and
+    # no registry in front. A publish stores four blobs (tarball, signature, statement, SBOM), so
+    # this rate / 4 is the publish rate that server allows at best.
+    if [[ -n "${OPENWOP_TEST_S3_ENDPOINT:-}" ]]; then
+        bucket="openwop-bench-ceiling-$$"
+        if curl -fsS -X PUT "$OPENWOP_TEST_S3_ENDPOINT/$bucket" -o /dev/null 2>/dev/null; then
+            head -c 4096 /dev/urandom >"$WORK/blob"
+            for i in $(seq 1 2000); do
+                printf 'url = "%s/%s/o%d"\nupload-file = "%s"\noutput = /dev/null\n' \
+                    "$OPENWOP_TEST_S3_ENDPOINT" "$bucket" "$i" "$WORK/blob"
+            done >"$WORK/put.cfg"
+            start=$(date +%s.%N)
+            if ! curl -fsS --parallel --parallel-max 16 -K "$WORK/put.cfg"; then
+                echo "   (some PUTs to the S3 server failed: the rate below is not a ceiling)"
+            fi
+            secs=$(echo "$(date +%s.%N) - $start" | bc -l)
+            printf '   S3 server alone (curl, 2000 PUTs of 4 KiB, 16 at a time): %.0f PUT/s = %.0f publishes/s at 4 blobs each\n' \
+                "$(echo "2000 / $secs" | bc -l)" "$(echo "500 / $secs" | bc -l)"
+        else
+            echo "   (could not create a bucket at $OPENWOP_TEST_S3_ENDPOINT for the S3 ceiling)"
+        fi
+    fi
 fi
 
 # --- rss --------------------------------------------------------------------------------------
