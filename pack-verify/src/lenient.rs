@@ -48,6 +48,17 @@ pub(crate) enum BoolOrObject<T> {
     Other,
 }
 
+impl<T> BoolOrObject<T> {
+    /// The object, if the value was one (an array entry that must be an object, where any other
+    /// entry is skipped).
+    pub(crate) fn into_object(self) -> Option<T> {
+        match self {
+            BoolOrObject::Object(t) => Some(t),
+            BoolOrObject::Bool(_) | BoolOrObject::Other => None,
+        }
+    }
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for BoolOrObject<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Shapes<T>(PhantomData<T>);

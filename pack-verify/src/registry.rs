@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::VerifyError;
 use crate::integrity::Integrity;
-use crate::lenient::{Loose, Object, loose};
+use crate::lenient::{BoolOrObject, Loose, Object, loose};
 use crate::trust::{Clock, ExpiryPolicy, SystemClock, TrustBundle, TrustRoot, TrustState, TrustWarning};
 use crate::verify::{VerifiedVersion, Verifier, VersionInput};
 
@@ -132,11 +132,12 @@ fn json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, VerifyError>
     })
 }
 
-/// `/v1/index.json`, as far as the walk reads it: the pack names.
+/// `/v1/index.json`, as far as the walk reads it: the pack names. An entry that is not an object
+/// is skipped, as one without a name is; the rest of the registry is still verified.
 #[derive(Deserialize)]
 struct RegistryIndex {
     #[serde(default)]
-    packs: Vec<Object<IndexedPack>>,
+    packs: Vec<BoolOrObject<IndexedPack>>,
 }
 
 #[derive(Deserialize)]
@@ -144,11 +145,12 @@ struct IndexedPack {
     name: Option<Loose<String>>,
 }
 
-/// `/v1/packs/{name}/index.json`, as far as the walk reads it.
+/// `/v1/packs/{name}/index.json`, as far as the walk reads it (entries that are not objects are
+/// skipped).
 #[derive(Deserialize)]
 struct PackIndex {
     #[serde(default)]
-    versions: Vec<Object<IndexRow>>,
+    versions: Vec<BoolOrObject<IndexRow>>,
 }
 
 #[derive(Deserialize)]
@@ -206,7 +208,8 @@ pub fn verify_registry(
     let warnings: Vec<String> = root.warnings().iter().map(TrustWarning::to_string).collect();
     let verifier = Verifier::new(root).jobs(check.jobs);
     let index: Object<RegistryIndex> = json(&fetch_required(source, "/v1/index.json")?, "/v1/index.json")?;
-    let names: Vec<String> = index.0.packs.into_iter().filter_map(|Object(p)| loose(p.name)).collect();
+    let names: Vec<String> =
+        index.0.packs.into_iter().filter_map(BoolOrObject::into_object).filter_map(|p| loose(p.name)).collect();
 
     let mut listed: Vec<Listed> = Vec::new();
     let mut results: Vec<VersionResult> = Vec::new();
@@ -227,7 +230,7 @@ pub fn verify_registry(
                     continue;
                 }
             };
-        let rows: Vec<IndexRow> = pack_index.0.versions.into_iter().map(|Object(r)| r).collect();
+        let rows: Vec<IndexRow> = pack_index.0.versions.into_iter().filter_map(BoolOrObject::into_object).collect();
         let siblings: std::sync::Arc<[String]> =
             rows.iter().filter_map(|r| r.version.as_ref()?.get().cloned()).collect();
         for row in rows {

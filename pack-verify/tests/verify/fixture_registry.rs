@@ -3,7 +3,7 @@
 use pack_verify::registry::{DirSource, RegistryCheck, verify_registry};
 use pack_verify::trust::TrustState;
 use pack_verify::{Integrity, PackFile, TrustBundle, Verifier, VerifyError, VersionInput};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::{FixtureVersion, fixture_registry, load_version, reference_root};
 
@@ -219,6 +219,49 @@ fn a_tampered_tree_is_reported_per_version() {
     }
     assert_eq!(failed, expected);
     assert_eq!(report.failed, expected.len());
+}
+
+#[test]
+fn malformed_index_entries_are_skipped_and_a_repeated_name_is_refused() {
+    let Some(dir) = fixture_registry("malformed_index_entries_are_skipped_and_a_repeated_name_is_refused") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    copy_tree(&dir, tmp.path());
+    let rewrite = |rel: &str, f: &dyn Fn(&mut Value)| {
+        let path = tmp.path().join(rel);
+        let mut doc: Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        f(&mut doc);
+        std::fs::write(&path, serde_json::to_vec(&doc).expect("serialise")).expect("write");
+    };
+    // Entries of other shapes in both kinds of index: skipped, as an entry without a name is.
+    rewrite("v1/index.json", &|doc| {
+        let packs = doc["packs"].as_array_mut().expect("packs");
+        packs.extend([json!(5), json!("core.openwop.flow"), json!([1]), json!({"name": 7})]);
+    });
+    rewrite("v1/packs/core.openwop.http/index.json", &|doc| {
+        doc["versions"].as_array_mut().expect("versions").push(json!(true));
+    });
+    let bundle = TrustBundle::reference().expect("bundle");
+    let mut state = TrustState::new();
+    let report =
+        verify_registry(&DirSource::new(tmp.path()), RegistryCheck::enforcing(&bundle, &mut state)).expect("walk");
+    assert_eq!((report.verified, report.failed), (walk_count(&dir, "tgz"), 0));
+
+    // A pack index that names a field twice is that pack's failure, not a silent choice.
+    let path = tmp.path().join("v1/packs/core.openwop.http/index.json");
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, text.replacen(r#""version":"#, r#""version":"9.9.9","version":"#, 1)).expect("write");
+    let mut state = TrustState::new();
+    let report =
+        verify_registry(&DirSource::new(tmp.path()), RegistryCheck::enforcing(&bundle, &mut state)).expect("walk");
+    let failed: Vec<(&str, &str, Option<&str>)> = report
+        .results
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| (r.name.as_str(), r.version.as_str(), r.error.as_deref()))
+        .collect();
+    assert_eq!(failed, [("core.openwop.http", "*", Some("invalid_manifest"))]);
 }
 
 pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
