@@ -193,7 +193,11 @@ impl Mirror {
 pub async fn on_miss(registry: &Registry, name: &str, version: Option<&str>) -> Result<bool, ApiError> {
     let Some(mirror) = registry.mirror() else { return Ok(false) };
     let budget = mirror.resilience.pull_through_timeout;
-    let outcome = match tokio::time::timeout(budget, mirror.pull_through(registry.storage(), name, version)).await {
+    // Boxed: every hot read handler's future embeds this one, and an inline pull-through (HTTP
+    // client, verification, storage writes) made each of them several KiB that tokio and axum
+    // copy on every request, for a path taken only on a miss.
+    let pull = Box::pin(mirror.pull_through(registry.storage(), name, version));
+    let outcome = match tokio::time::timeout(budget, pull).await {
         Ok(o) => o,
         Err(_) => PullOutcome::Unavailable(format!("no upstream answered within {} ms", budget.as_millis())),
     };
