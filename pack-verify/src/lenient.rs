@@ -3,10 +3,11 @@
 //! Verification reads a handful of fields from documents that carry many more (a version
 //! manifest lists every node and prompt of its pack). Deriving typed structs lets serde skip the
 //! rest without allocating, where a `serde_json::Value` tree built and dropped every map, string
-//! and array: a fifth of a cold verify of the reference registry. Two wrappers keep the rules the
-//! `Value` reading had, and one is stricter on purpose: a repeated field the verifier reads is an
-//! error (serde's `duplicate field`), because a reader that takes the first copy and one that
-//! takes the last would disagree about what was verified.
+//! and array: a fifth of a cold verify of the reference registry. Three wrappers keep the rules
+//! the `Value` reading had ([`Object`], [`Loose`], [`BoolOrObject`]). One rule is stricter on
+//! purpose: a repeated field the verifier reads is an error (serde's `duplicate field`), because a
+//! reader that takes the first copy and one that takes the last would disagree about what was
+//! verified.
 
 use std::fmt;
 use std::marker::PhantomData;
