@@ -11,9 +11,8 @@ use pack_cli::{cli, commands, output};
 
 use clap::Parser as _;
 
-/// Install downloads on several threads, then unpacks and verifies every tarball; mimalloc avoids
-/// glibc's per-thread arena growth and trimming around those short-lived buffers
-/// (docs/performance.md).
+/// Install downloads, unpacks, verifies and writes on several threads; mimalloc avoids glibc's
+/// per-thread arena growth and trimming around those short-lived buffers (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -92,20 +92,7 @@ impl Cache {
     /// Stores verified versions, several at once (each entry is its own directory); the first
     /// failure in input order is the one reported.
     pub fn put_all(&self, versions: &[CachedVersion]) -> CliResult<()> {
-        pack_verify::parallel::map(
-            0,
-            versions,
-            |v| self.put(v),
-            || {
-                Err(CliError::usage(
-                    "internal_error",
-                    "a cache-writing worker panicked",
-                    "run again; report it if it repeats",
-                ))
-            },
-        )
-        .into_iter()
-        .collect()
+        super::on_workers(0, "cache-writing", versions, |v| self.put(v)).map(|_| ())
     }
 
     /// Stores a verified version. Files are written to a temporary directory and renamed into

@@ -106,19 +106,7 @@ fn build_generation(staging: &Path, items: &[InstallItem]) -> CliResult<()> {
     std::fs::create_dir_all(staging).map_err(io(staging, "create"))?;
     // File creation is most of an install's time (kernel work per file), so packs are written on
     // every core; each pack's tree is its own, so the workers never touch the same directory.
-    let written = pack_verify::parallel::map(
-        0,
-        items,
-        |item| write_pack_tree(&staging.join(&item.name), &item.files),
-        || {
-            Err(CliError::usage(
-                "internal_error",
-                "a pack-writing worker panicked",
-                "run again; report it if it repeats",
-            ))
-        },
-    );
-    written.into_iter().collect::<CliResult<Vec<()>>>()?;
+    super::on_workers(0, "pack-writing", items, |item| write_pack_tree(&staging.join(&item.name), &item.files))?;
     let index: Vec<Value> = items
         .iter()
         .map(|item| {

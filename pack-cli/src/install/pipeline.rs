@@ -163,18 +163,11 @@ pub fn fetch_all(
     jobs: usize,
     progress: &(dyn Fn(&LockedPack) + Sync),
 ) -> CliResult<Vec<CachedVersion>> {
-    pack_verify::parallel::map(
-        jobs.clamp(1, 16),
-        &lockfile.packs,
-        |pack| {
-            let result = fetch_one(registries, lockfile, pack, cache, offline);
-            progress(pack);
-            result
-        },
-        || Err(CliError::usage("internal_error", "a download worker panicked", "run again; report it if it repeats")),
-    )
-    .into_iter()
-    .collect()
+    super::on_workers(jobs.clamp(1, 16), "download", &lockfile.packs, |pack| {
+        let result = fetch_one(registries, lockfile, pack, cache, offline);
+        progress(pack);
+        result
+    })
 }
 
 fn fetch_one(
@@ -276,32 +269,25 @@ pub fn verify_all(
         }
         work.push((pack, files, registry));
     }
-    pack_verify::parallel::map(
-        0,
-        &work,
-        |&(pack, files, registry)| {
-            let Some(verifier) = verifiers.get(&registry.url) else {
-                return Err(CliError::usage("internal_error", "no verifier for a registry", "report this bug"));
-            };
-            let mut item = match verify_one(verifier, pack, files, &[]) {
-                // A bad signature: ask the registry which other versions exist, to tell a replayed
-                // signature from a forged one (the failure path only; nothing more is trusted).
-                Err(e) if e.code == "pack_signature_invalid" => {
-                    let others = registry.client.as_ref().and_then(|c| listed_versions(c, &pack.name));
-                    match others {
-                        Some(others) => verify_one(verifier, pack, files, &others)?,
-                        None => return Err(e),
-                    }
+    super::on_workers(0, "verifying", &work, |&(pack, files, registry)| {
+        let Some(verifier) = verifiers.get(&registry.url) else {
+            return Err(CliError::usage("internal_error", "no verifier for a registry", "report this bug"));
+        };
+        let mut item = match verify_one(verifier, pack, files, &[]) {
+            // A bad signature: ask the registry which other versions exist, to tell a replayed
+            // signature from a forged one (the failure path only; nothing more is trusted).
+            Err(e) if e.code == "pack_signature_invalid" => {
+                let others = registry.client.as_ref().and_then(|c| listed_versions(c, &pack.name));
+                match others {
+                    Some(others) => verify_one(verifier, pack, files, &others)?,
+                    None => return Err(e),
                 }
-                other => other?,
-            };
-            item.source = registry.url.clone();
-            Ok(item)
-        },
-        || Err(CliError::usage("internal_error", "a verifying worker panicked", "run again; report it if it repeats")),
-    )
-    .into_iter()
-    .collect()
+            }
+            other => other?,
+        };
+        item.source = registry.url.clone();
+        Ok(item)
+    })
 }
 
 /// The versions a registry's pack index lists, or `None` if it cannot be read.
