@@ -128,10 +128,34 @@ pub(crate) fn loose<T>(field: Option<Loose<T>>) -> Option<T> {
     }
 }
 
-/// Whether `bytes` hold a JSON object at the top, judged by its first significant byte. Tells
-/// "this document is not an object" (a different error code for `pack.json`) from a field of
-/// the wrong type, which serde reports the same way.
-pub(crate) fn starts_as_object(bytes: &[u8]) -> bool {
+/// Why a document did not read as the struct asked for.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// Not JSON at all (serde's message).
+    Syntax(String),
+    /// JSON, but not an object at the top.
+    NotAnObject,
+    /// An object with a field of the wrong shape, or a field the struct reads given twice.
+    Field(String),
+}
+
+/// Reads `bytes` as a JSON object holding `T`, telling the three ways that fails apart (each
+/// document type gives them its own error code and wording).
+pub(crate) fn read_object<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ReadError> {
+    serde_json::from_slice::<Object<T>>(bytes).map(|Object(t)| t).map_err(|e| {
+        if !e.is_data() {
+            ReadError::Syntax(e.to_string())
+        } else if !starts_as_object(bytes) {
+            ReadError::NotAnObject
+        } else {
+            ReadError::Field(e.to_string())
+        }
+    })
+}
+
+/// Whether `bytes` hold a JSON object at the top, judged by its first significant byte: serde
+/// reports "not an object" and "a field of the wrong type" the same way.
+fn starts_as_object(bytes: &[u8]) -> bool {
     bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) == Some(&b'{')
 }
 
@@ -187,6 +211,11 @@ mod tests {
     fn only_objects_and_no_repeated_fields() {
         assert!(probe(r#"["a", true]"#).is_err_and(|e| e.contains("expected a JSON object")));
         assert!(probe(r#"{"name":"a","name":"b"}"#).is_err_and(|e| e.contains("duplicate field `name`")));
+        assert!(matches!(read_object::<Probe>(b" [1]"), Err(ReadError::NotAnObject)));
+        assert!(matches!(read_object::<Probe>(b"{\"name\":"), Err(ReadError::Syntax(_))));
+        assert!(
+            matches!(read_object::<Probe>(br#"{"flag":1,"flag":2}"#), Err(ReadError::Field(m)) if m.contains("duplicate"))
+        );
         assert!(starts_as_object(b" \r\n\t{}"));
         assert!(!starts_as_object(b" [1]"));
         assert!(!starts_as_object(b""));

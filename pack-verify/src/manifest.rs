@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::VerifyError;
 use crate::integrity::Integrity;
-use crate::lenient::{BoolOrObject, Loose, Object, loose, starts_as_object};
+use crate::lenient::{BoolOrObject, Loose, Object, ReadError, loose, read_object};
 use crate::signature::SigningMethod;
 
 /// Largest version manifest we parse; real ones are a few KB.
@@ -73,8 +73,14 @@ pub struct PackJson {
 impl PackJson {
     /// Parses the raw bytes of `pack.json`, reading only the fields verification compares.
     pub fn parse(bytes: &[u8]) -> Result<Self, VerifyError> {
-        let raw = serde_json::from_slice::<Object<RawPackJson>>(bytes).map_err(|e| pack_json_error(bytes, &e))?;
-        Self::from_raw(raw.0)
+        // Not JSON, or not an object: `tarball_manifest_not_json`; a field of the wrong shape:
+        // `invalid_manifest`.
+        let raw = read_object::<RawPackJson>(bytes).map_err(|e| match e {
+            ReadError::Syntax(detail) => VerifyError::ManifestNotJson { detail },
+            ReadError::NotAnObject => VerifyError::ManifestNotJson { detail: "not an object".into() },
+            ReadError::Field(detail) => invalid(format!("pack.json: {detail}")),
+        })?;
+        Self::from_raw(raw)
     }
 
     /// Parses `pack.json` for a caller that also needs the whole document (a publisher adding
@@ -93,18 +99,6 @@ impl PackJson {
         let version = loose(raw.version).ok_or_else(|| invalid("pack.json has no string `version`".into()))?;
         let signing = SigningBlock::from_raw(raw.signing, "pack.json")?;
         Ok(PackJson { name, version, signing })
-    }
-}
-
-/// Syntax errors and a non-object document are `tarball_manifest_not_json`; a field of the wrong
-/// shape is `invalid_manifest`.
-fn pack_json_error(bytes: &[u8], e: &serde_json::Error) -> VerifyError {
-    if !e.is_data() {
-        VerifyError::ManifestNotJson { detail: e.to_string() }
-    } else if !starts_as_object(bytes) {
-        VerifyError::ManifestNotJson { detail: "not an object".into() }
-    } else {
-        invalid(format!("pack.json: {e}"))
     }
 }
 
@@ -167,16 +161,12 @@ impl VersionManifest {
                 bytes.len()
             )));
         }
-        let raw = serde_json::from_slice::<Object<RawVersionManifest>>(bytes).map_err(|e| {
-            if e.is_data() && !starts_as_object(bytes) {
-                invalid("version manifest is not an object".into())
-            } else if e.is_data() {
-                invalid(format!("version manifest: {e}"))
-            } else {
-                invalid(format!("version manifest is not JSON: {e}"))
-            }
+        let raw = read_object::<RawVersionManifest>(bytes).map_err(|e| match e {
+            ReadError::Syntax(detail) => invalid(format!("version manifest is not JSON: {detail}")),
+            ReadError::NotAnObject => invalid("version manifest is not an object".into()),
+            ReadError::Field(detail) => invalid(format!("version manifest: {detail}")),
         })?;
-        Self::from_raw(raw.0)
+        Self::from_raw(raw)
     }
 
     fn from_raw(raw: RawVersionManifest) -> Result<Self, VerifyError> {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::VerifyError;
 use crate::integrity::Integrity;
-use crate::lenient::{BoolOrObject, Loose, Object, loose};
+use crate::lenient::{BoolOrObject, Loose, ReadError, loose, read_object};
 use crate::trust::{Clock, ExpiryPolicy, SystemClock, TrustBundle, TrustRoot, TrustState, TrustWarning};
 use crate::verify::{VerifiedVersion, Verifier, VersionInput};
 
@@ -127,8 +127,12 @@ fn fetch_required(source: &dyn RegistrySource, path: &str) -> Result<Vec<u8>, Ve
 }
 
 fn json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, VerifyError> {
-    serde_json::from_slice(bytes).map_err(|e| VerifyError::ManifestInvalid {
-        detail: if e.is_data() { format!("{what}: {e}") } else { format!("{what} is not JSON: {e}") },
+    read_object(bytes).map_err(|e| VerifyError::ManifestInvalid {
+        detail: match e {
+            ReadError::Syntax(detail) => format!("{what} is not JSON: {detail}"),
+            ReadError::NotAnObject => format!("{what} is not an object"),
+            ReadError::Field(detail) => format!("{what}: {detail}"),
+        },
     })
 }
 
@@ -207,9 +211,9 @@ pub fn verify_registry(
     let root = resolve_trust(source, &mut check)?;
     let warnings: Vec<String> = root.warnings().iter().map(TrustWarning::to_string).collect();
     let verifier = Verifier::new(root).jobs(check.jobs);
-    let index: Object<RegistryIndex> = json(&fetch_required(source, "/v1/index.json")?, "/v1/index.json")?;
+    let index: RegistryIndex = json(&fetch_required(source, "/v1/index.json")?, "/v1/index.json")?;
     let names: Vec<String> =
-        index.0.packs.into_iter().filter_map(BoolOrObject::into_object).filter_map(|p| loose(p.name)).collect();
+        index.packs.into_iter().filter_map(BoolOrObject::into_object).filter_map(|p| loose(p.name)).collect();
 
     let mut listed: Vec<Listed> = Vec::new();
     let mut results: Vec<VersionResult> = Vec::new();
@@ -222,7 +226,7 @@ pub fn verify_registry(
             ));
             continue;
         }
-        let pack_index: Object<PackIndex> =
+        let pack_index: PackIndex =
             match fetch_required(source, &format!("/v1/packs/{name}/index.json")).and_then(|b| json(&b, &name)) {
                 Ok(v) => v,
                 Err(e) => {
@@ -230,7 +234,7 @@ pub fn verify_registry(
                     continue;
                 }
             };
-        let rows: Vec<IndexRow> = pack_index.0.versions.into_iter().filter_map(BoolOrObject::into_object).collect();
+        let rows: Vec<IndexRow> = pack_index.versions.into_iter().filter_map(BoolOrObject::into_object).collect();
         let siblings: std::sync::Arc<[String]> =
             rows.iter().filter_map(|r| r.version.as_ref()?.get().cloned()).collect();
         for row in rows {
