@@ -7,7 +7,8 @@
 //!   key) triple of the same versions: the crypto floor of the one-at-a-time path.
 //!
 //! `ed25519_verify_batch` (one `ed25519_dalek::verify_batch` over the same triples) is reported
-//! alongside as the floor of the batched path, and the `verify_stages` group times the main
+//! alongside as the machine's batch-verification limit, `batch_equation` times our own batch
+//! equation ([`pack_verify::signature::verify_batch`]) over them, and the `verify_stages` group times the main
 //! non-crypto stages of one verification (manifest parse, SHA-256, safe tar read) on their own.
 //!
 //! Needs the fixture tree: `OPENWOP_FIXTURES=/work/shared/fixtures cargo bench -p pack-verify
@@ -20,9 +21,12 @@ use std::path::{Path, PathBuf};
 use criterion::{Criterion, SamplingMode, Throughput};
 use pack_verify::manifest::VersionManifest;
 use pack_verify::registry::{DirSource, RegistryCheck, RegistrySource, verify_registry};
+use pack_verify::signature::{self, SignatureCheck};
 use pack_verify::tarball::read_pack;
 use pack_verify::trust::{ExpiryPolicy, SystemClock};
-use pack_verify::{Integrity, SigningMethod, TarLimits, TrustBundle, TrustState, Verifier, VersionInput};
+use pack_verify::{
+    Integrity, PublicKey, Signature, SigningMethod, TarLimits, TrustBundle, TrustState, Verifier, VersionInput,
+};
 use serde_json::Value;
 
 /// The raw bytes of one published version.
@@ -202,6 +206,27 @@ fn main() {
         b.iter(|| {
             ed25519_dalek::verify_batch(black_box(&messages), black_box(&signatures), black_box(&keys))
                 .expect("the batch verifies")
+        })
+    });
+    // Our own batch equation (`pack_verify::signature::verify_batch`) over the same triples on
+    // one thread, hashing included: what `verify_all` pays after preparation, plus the
+    // challenges it computes during preparation on every core.
+    let checks_owned: Vec<(PublicKey, Signature)> = triples
+        .iter()
+        .map(|t| {
+            let key = PublicKey::from_der_or_raw(t.key.as_bytes()).expect("a trusted key parses");
+            (key, Signature::from_bytes(&t.signature.to_bytes()).expect("64 bytes"))
+        })
+        .collect();
+    let checks: Vec<SignatureCheck<'_>> = checks_owned
+        .iter()
+        .zip(&triples)
+        .map(|((key, signature), t)| SignatureCheck { message: &t.message, signature: *signature, key: *key })
+        .collect();
+    group.bench_function("batch_equation", |b| {
+        b.iter(|| {
+            let verdicts = signature::verify_batch(black_box(&checks));
+            assert!(verdicts.iter().all(|ok| *ok), "the batch verifies");
         })
     });
     group.finish();

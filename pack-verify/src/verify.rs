@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use crate::error::VerifyError;
 use crate::integrity::Integrity;
 use crate::manifest::{PackJson, VersionManifest};
-use crate::signature::{Signature, SignatureCheck, SigningMethod, verify_batch};
+use crate::signature::{BatchTerm, Signature, SignatureCheck, SigningMethod, verify_batch_terms};
 use crate::tarball::{EMBEDDED_SIGNATURE, PackArchive, TarLimits, read_pack};
 use crate::trust::{TrustRoot, VersionStatement, parse_time};
 
@@ -99,6 +99,10 @@ impl Prepared {
             SigningMethod::Tarball => input.tarball,
         }
     }
+
+    fn check<'a>(&'a self, input: &VersionInput<'a>) -> SignatureCheck<'a> {
+        SignatureCheck { message: self.message(input), signature: self.signature, key: self.key }
+    }
 }
 
 impl Verifier {
@@ -143,32 +147,36 @@ impl Verifier {
         self.finish(prepared, input, ok)
     }
 
-    /// Verifies many versions: preparation runs on all cores, then every signature goes through
-    /// one batch equation (see [`verify_batch`]). Results come back in input order.
+    /// Verifies many versions: preparation, including each signature's share of the batch
+    /// equation (its SHA-512 challenge and decoded point), runs on all cores; then every
+    /// signature goes through one batch equation (see [`verify_batch_terms`]). Results come back
+    /// in input order.
     pub fn verify_all(&self, inputs: &[VersionInput<'_>]) -> Vec<Result<VerifiedVersion, VerifyError>> {
         let prepared = crate::parallel::map(
             self.jobs,
             inputs,
-            |i| self.prepare(i),
+            |input| {
+                let p = self.prepare(input)?;
+                let term = p.check(input).batch_term();
+                Ok((p, term))
+            },
             || Err(VerifyError::Io { what: "verifier thread".into(), detail: "panicked".into() }),
         );
-        let checks: Vec<(usize, SignatureCheck<'_>)> = prepared
+        let (checks, terms): (Vec<SignatureCheck<'_>>, Vec<Option<BatchTerm>>) = prepared
             .iter()
-            .enumerate()
-            .filter_map(|(i, p)| p.as_ref().ok().map(|p| (i, p, &inputs[i])))
-            .map(|(i, p, input)| (i, SignatureCheck { message: p.message(input), signature: p.signature, key: p.key }))
-            .collect();
-        let only_checks: Vec<SignatureCheck<'_>> = checks.iter().map(|(_, c)| *c).collect();
-        let verdicts = verify_batch(&only_checks);
-        let mut ok_by_index = vec![false; inputs.len()];
-        for ((i, _), ok) in checks.iter().zip(verdicts) {
-            ok_by_index[*i] = ok;
-        }
+            .zip(inputs)
+            .filter_map(|(p, input)| p.as_ref().ok().map(|(p, term)| (p.check(input), *term)))
+            .unzip();
+        let mut verdicts = verify_batch_terms(&checks, &terms).into_iter();
         prepared
             .into_iter()
-            .zip(ok_by_index)
             .zip(inputs)
-            .map(|((p, ok), input)| p.and_then(|p| self.finish(p, input, ok)))
+            .map(|(p, input)| {
+                p.and_then(|(p, _)| {
+                    let ok = verdicts.next().unwrap_or(false);
+                    self.finish(p, input, ok)
+                })
+            })
             .collect()
     }
 
