@@ -203,6 +203,48 @@ impl Listed {
     }
 }
 
+/// What one pack index lists: the versions to verify, and a failure for the index itself or
+/// for each row that cannot be verified (an unsafe version string).
+struct Listing {
+    failures: Vec<VersionResult>,
+    listed: Vec<Listed>,
+}
+
+fn list_pack(source: &dyn RegistrySource, name: &str) -> Listing {
+    let mut listing = Listing { failures: Vec::new(), listed: Vec::new() };
+    if !path_safe(name) {
+        let e = VerifyError::ManifestInvalid { detail: "pack name is not path-safe".into() };
+        listing.failures.push(failure(name, "?", &e));
+        return listing;
+    }
+    let pack_index: PackIndex =
+        match fetch_required(source, &format!("/v1/packs/{name}/index.json")).and_then(|b| json(&b, name)) {
+            Ok(v) => v,
+            Err(e) => {
+                listing.failures.push(failure(name, "*", &e));
+                return listing;
+            }
+        };
+    let rows: Vec<IndexRow> = pack_index.versions.into_iter().filter_map(BoolOrObject::into_object).collect();
+    let siblings: std::sync::Arc<[String]> = rows.iter().filter_map(|r| r.version.as_ref()?.get().cloned()).collect();
+    for row in rows {
+        let Some(version) = loose(row.version) else { continue };
+        if !path_safe(&version) {
+            let e = VerifyError::ManifestInvalid { detail: "version is not path-safe".into() };
+            listing.failures.push(failure(name, &version, &e));
+            continue;
+        }
+        listing.listed.push(Listed {
+            name: name.to_string(),
+            version,
+            index_integrity: loose(row.integrity),
+            index_key: loose(row.signing_key_id),
+            siblings: siblings.clone(),
+        });
+    }
+    listing
+}
+
 /// Verifies every version of every pack listed in the registry's `/v1/index.json`.
 pub fn verify_registry(
     source: &dyn RegistrySource,
@@ -215,78 +257,42 @@ pub fn verify_registry(
     let names: Vec<String> =
         index.packs.into_iter().filter_map(BoolOrObject::into_object).filter_map(|p| loose(p.name)).collect();
 
+    // Every pack index is read and parsed on the workers; the listing keeps the index's order.
+    let listings = crate::parallel::map(
+        check.jobs,
+        &names,
+        |name| list_pack(source, name),
+        || Listing {
+            failures: vec![failure(
+                "?",
+                "*",
+                &VerifyError::Io { what: "pack index thread".into(), detail: "panicked".into() },
+            )],
+            listed: Vec::new(),
+        },
+    );
     let mut listed: Vec<Listed> = Vec::new();
     let mut results: Vec<VersionResult> = Vec::new();
-    for name in names {
-        if !path_safe(&name) {
-            results.push(failure(
-                &name,
-                "?",
-                &VerifyError::ManifestInvalid { detail: "pack name is not path-safe".into() },
-            ));
-            continue;
-        }
-        let pack_index: PackIndex =
-            match fetch_required(source, &format!("/v1/packs/{name}/index.json")).and_then(|b| json(&b, &name)) {
-                Ok(v) => v,
-                Err(e) => {
-                    results.push(failure(&name, "*", &e));
-                    continue;
-                }
-            };
-        let rows: Vec<IndexRow> = pack_index.versions.into_iter().filter_map(BoolOrObject::into_object).collect();
-        let siblings: std::sync::Arc<[String]> =
-            rows.iter().filter_map(|r| r.version.as_ref()?.get().cloned()).collect();
-        for row in rows {
-            let Some(version) = loose(row.version) else { continue };
-            if !path_safe(&version) {
-                results.push(failure(
-                    &name,
-                    &version,
-                    &VerifyError::ManifestInvalid { detail: "version is not path-safe".into() },
-                ));
-                continue;
-            }
-            listed.push(Listed {
-                name: name.clone(),
-                version,
-                index_integrity: loose(row.integrity),
-                index_key: loose(row.signing_key_id),
-                siblings: siblings.clone(),
-            });
-        }
+    for listing in listings {
+        results.extend(listing.failures);
+        listed.extend(listing.listed);
     }
+
     let statements = verifier.root().requires_statements();
-    let files = crate::parallel::map(
-        check.jobs,
+    let verdicts = verifier.verify_all_loaded(
         &listed,
         |l| l.fetch(source, statements),
-        || Err(VerifyError::Io { what: "fetch thread".into(), detail: "panicked".into() }),
-    );
-    let fetched: Vec<(&Listed, Result<VersionFiles, VerifyError>)> = listed.iter().zip(files).collect();
-
-    let inputs: Vec<VersionInput<'_>> = fetched
-        .iter()
-        .filter_map(|(f, files)| files.as_ref().ok().map(|files| (f, files)))
-        .map(|(f, files)| VersionInput {
+        |l, files| VersionInput {
             manifest: &files.manifest,
             tarball: &files.tarball,
             signature: &files.signature,
             statement: files.statement.as_deref(),
-            expected: Some((&f.name, &f.version)),
-            other_versions: &f.siblings,
-        })
-        .collect();
-    let mut verdicts = verifier.verify_all(&inputs).into_iter();
-    for (f, files) in &fetched {
-        let outcome = match files {
-            Err(e) => Err(e.clone()),
-            Ok(_) => verdicts
-                .next()
-                .unwrap_or_else(|| Err(VerifyError::Io { what: f.name.clone(), detail: "no verdict".into() }))
-                .and_then(|v| index_agrees(f, v)),
-        };
-        results.push(match outcome {
+            expected: Some((&l.name, &l.version)),
+            other_versions: &l.siblings,
+        },
+    );
+    for (l, verdict) in listed.iter().zip(verdicts) {
+        results.push(match verdict.and_then(|v| index_agrees(l, v)) {
             Ok(v) => VersionResult {
                 name: v.name,
                 version: v.version,
@@ -296,7 +302,7 @@ pub fn verify_registry(
                 key_id: Some(v.signing_key_id),
                 yanked: v.yanked,
             },
-            Err(e) => failure(&f.name, &f.version, &e),
+            Err(e) => failure(&l.name, &l.version, &e),
         });
     }
     let verified = results.iter().filter(|r| r.ok).count();

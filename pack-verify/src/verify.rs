@@ -152,29 +152,54 @@ impl Verifier {
     /// signature goes through one batch equation (see [`verify_batch_terms`]). Results come back
     /// in input order.
     pub fn verify_all(&self, inputs: &[VersionInput<'_>]) -> Vec<Result<VerifiedVersion, VerifyError>> {
+        self.verify_all_loaded(inputs, |_| Ok(()), |input, ()| *input)
+    }
+
+    /// [`verify_all`](Self::verify_all) over items whose bytes `load` produces (reads files,
+    /// say) on the worker that then prepares them, so that loading one version overlaps with
+    /// preparing another instead of all loading finishing first. `input` views an item and what
+    /// was loaded for it as a [`VersionInput`]; a load error is that item's result.
+    pub fn verify_all_loaded<T, F>(
+        &self,
+        items: &[T],
+        load: impl Fn(&T) -> Result<F, VerifyError> + Sync,
+        input: impl for<'a> Fn(&'a T, &'a F) -> VersionInput<'a> + Sync,
+    ) -> Vec<Result<VerifiedVersion, VerifyError>>
+    where
+        T: Sync,
+        F: Send,
+    {
         let prepared = crate::parallel::map(
             self.jobs,
-            inputs,
-            |input| {
-                let p = self.prepare(input)?;
-                let term = p.check(input).batch_term();
-                Ok((p, term))
+            items,
+            |item| {
+                let loaded = load(item)?;
+                let view = input(item, &loaded);
+                let p = self.prepare(&view)?;
+                let term = p.check(&view).batch_term();
+                Ok((loaded, p, term))
             },
             || Err(VerifyError::Io { what: "verifier thread".into(), detail: "panicked".into() }),
         );
-        let (checks, terms): (Vec<SignatureCheck<'_>>, Vec<Option<BatchTerm>>) = prepared
-            .iter()
-            .zip(inputs)
-            .filter_map(|(p, input)| p.as_ref().ok().map(|(p, term)| (p.check(input), *term)))
-            .unzip();
-        let mut verdicts = verify_batch_terms(&checks, &terms).into_iter();
+        let verdicts = {
+            let (checks, terms): (Vec<SignatureCheck<'_>>, Vec<Option<BatchTerm>>) = prepared
+                .iter()
+                .zip(items)
+                .filter_map(|(p, item)| {
+                    let (loaded, p, term) = p.as_ref().ok()?;
+                    Some((p.check(&input(item, loaded)), *term))
+                })
+                .unzip();
+            verify_batch_terms(&checks, &terms)
+        };
+        let mut verdicts = verdicts.into_iter();
         prepared
             .into_iter()
-            .zip(inputs)
-            .map(|(p, input)| {
-                p.and_then(|(p, _)| {
+            .zip(items)
+            .map(|(p, item)| {
+                p.and_then(|(loaded, p, _)| {
                     let ok = verdicts.next().unwrap_or(false);
-                    self.finish(p, input, ok)
+                    self.finish(p, &input(item, &loaded), ok)
                 })
             })
             .collect()

@@ -276,3 +276,56 @@ pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn missing_files_fail_only_their_own_entry_and_the_report_keeps_the_index_order() {
+    let Some(dir) = fixture_registry("missing_files_fail_only_their_own_entry_and_the_report_keeps_the_index_order")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    copy_tree(&dir, tmp.path());
+    // One version without its signature, one pack without its index.
+    std::fs::remove_file(tmp.path().join("v1/packs/core.openwop.flow/-/1.1.0.sig")).expect("remove sig");
+    std::fs::remove_file(tmp.path().join("v1/packs/core.openwop.http/index.json")).expect("remove index");
+
+    // The order the indexes list: every pack of /v1/index.json, each pack's versions in turn.
+    let read =
+        |rel: &str| -> Value { serde_json::from_slice(&std::fs::read(dir.join(rel)).expect("read")).expect("json") };
+    let mut listed: Vec<(String, String)> = Vec::new();
+    for pack in read("v1/index.json")["packs"].as_array().expect("packs") {
+        let name = pack["name"].as_str().expect("name");
+        if name == "core.openwop.http" {
+            continue;
+        }
+        for v in read(&format!("v1/packs/{name}/index.json"))["versions"].as_array().expect("versions") {
+            listed.push((name.to_string(), v["version"].as_str().expect("version").to_string()));
+        }
+    }
+
+    let bundle = TrustBundle::reference().expect("bundle");
+    let mut state = TrustState::new();
+    for jobs in [1, 2, 5] {
+        let mut check = RegistryCheck::enforcing(&bundle, &mut state);
+        check.jobs = jobs;
+        let report = verify_registry(&DirSource::new(tmp.path()), check).expect("walk");
+        // The pack whose index is missing comes first, as the listing finds it; then every listed
+        // version in index order, the one without a signature failing alone.
+        let first = &report.results[0];
+        assert_eq!(
+            (first.name.as_str(), first.version.as_str(), first.error.as_deref()),
+            ("core.openwop.http", "*", Some("io_error")),
+            "jobs {jobs}"
+        );
+        let rest: Vec<(String, String)> =
+            report.results[1..].iter().map(|r| (r.name.clone(), r.version.clone())).collect();
+        assert_eq!(rest, listed, "jobs {jobs}");
+        let failed: Vec<(&str, &str, Option<&str>)> = report.results[1..]
+            .iter()
+            .filter(|r| !r.ok)
+            .map(|r| (r.name.as_str(), r.version.as_str(), r.error.as_deref()))
+            .collect();
+        assert_eq!(failed, [("core.openwop.flow", "1.1.0", Some("io_error"))], "jobs {jobs}");
+        assert_eq!((report.verified, report.failed), (listed.len() - 1, 2), "jobs {jobs}");
+    }
+}
