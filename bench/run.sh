@@ -264,7 +264,7 @@ if want publish; then
                     "$OPENWOP_TEST_S3_ENDPOINT" "$bucket" "$i" "$WORK/blob"
             done >"$WORK/put.cfg"
             start=$(date +%s.%N)
-            if ! curl -fsS --parallel --parallel-max 16 -K "$WORK/put.cfg"; then
+            if ! curl -fsS --no-progress-meter --parallel --parallel-max 16 -K "$WORK/put.cfg"; then
                 echo "   (some PUTs to the S3 server failed: the rate below is not a ceiling)"
             fi
             secs=$(echo "$(date +%s.%N) - $start" | bc -l)

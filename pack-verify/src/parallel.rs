@@ -13,8 +13,9 @@ fn workers(jobs: usize, items: usize) -> usize {
     if jobs == 0 { cores } else { jobs }.min(items).max(1)
 }
 
-/// `f` over every item on up to `jobs` threads (see [`workers`]), results in input order. A
-/// worker that panics loses only its own items, which come back as `on_panic()`.
+/// `f` over every item on up to `jobs` threads (0: one per core; never more threads than items),
+/// results in input order. A worker that panics loses only its own items, which come back as
+/// `on_panic()`.
 pub fn map<T, R>(jobs: usize, items: &[T], f: impl Fn(&T) -> R + Sync, on_panic: impl Fn() -> R) -> Vec<R>
 where
     T: Sync,

@@ -98,11 +98,12 @@ pub struct SignatureCheck<'a> {
 
 /// The half of one signature's batch equation that does not depend on the rest of the batch:
 /// the challenge `H(R || A || M)` (a SHA-512 over the whole signed message) and the decoded `R`
-/// and `s`. Computing it is most of what a batch costs, so callers that already spread work over
-/// cores make it there ([`SignatureCheck::batch_term`]) and leave only the combined
-/// multi-scalar multiplication for [`verify_batch_terms`].
+/// and `s`. Computing it is most of what a batch costs, so the verifier makes it where the work
+/// is already spread over cores ([`SignatureCheck::batch_term`]) and leaves only the combined
+/// multi-scalar multiplication for [`verify_batch_terms`]. Crate-private: a term handed in for
+/// the wrong check would be trusted, so only the verifier pairs them.
 #[derive(Debug, Clone, Copy)]
-pub struct BatchTerm {
+pub(crate) struct BatchTerm {
     challenge: Scalar,
     r: EdwardsPoint,
     s: Scalar,
@@ -112,7 +113,7 @@ impl SignatureCheck<'_> {
     /// This signature's [`BatchTerm`], or `None` when it cannot verify whatever the rest of the
     /// batch holds: `s` not reduced modulo the group order, `R` not a curve point, or `R` of
     /// small order. Strict verification ([`PublicKey::verify`]) refuses each of these too.
-    pub fn batch_term(&self) -> Option<BatchTerm> {
+    pub(crate) fn batch_term(&self) -> Option<BatchTerm> {
         let bytes = self.signature.0;
         let mut r_bytes = [0u8; 32];
         r_bytes.copy_from_slice(&bytes[..32]);
@@ -129,26 +130,25 @@ impl SignatureCheck<'_> {
     }
 }
 
-/// Checks many signatures at once. Returns one verdict per input, in order. The same as
-/// [`verify_batch_terms`] after computing every [`BatchTerm`] here.
+/// Checks many signatures at once. Returns one verdict per input, in order.
+///
+/// Every signature that can verify at all goes into one batch equation, the cofactorless one
+/// `ed25519_dalek::verify_batch` uses, `Σ zᵢ·(sᵢ·B − Rᵢ − hᵢ·Aᵢ) = 0`, with 128-bit coefficients
+/// `zᵢ` derived from a SHA-512 over every input, so no signer can choose them. Terms that share a
+/// key are summed into one point, so a registry signed by a handful of keys costs about one
+/// point per signature instead of two. If the equation fails, the set is halved until the bad
+/// signatures are isolated, so a single forgery costs a few extra batches instead of one
+/// verification per signature. A singleton is always checked with strict verification, so a
+/// signature reported bad here is bad under [`PublicKey::verify`] too.
 pub fn verify_batch(checks: &[SignatureCheck<'_>]) -> Vec<bool> {
     let terms: Vec<Option<BatchTerm>> = checks.iter().map(SignatureCheck::batch_term).collect();
     verify_batch_terms(checks, &terms)
 }
 
-/// Checks many signatures at once from their precomputed terms (`terms[i]` must be
-/// `checks[i].batch_term()`). Returns one verdict per input, in order.
-///
-/// Every signature with a term goes into one batch equation, the cofactorless one
-/// `ed25519_dalek::verify_batch` uses, `Σ zᵢ·(sᵢ·B − Rᵢ − hᵢ·Aᵢ) = 0`, with 128-bit coefficients
-/// `zᵢ` derived from a SHA-512 over every input, so no signer can choose them. Terms that share a
-/// key are summed into one point, so a registry signed by a handful of keys costs about one
-/// point per signature instead of two. (Split over two threads, the 241 signatures of the
-/// fixture registry took longer than on one: 3.0 against 2.0 ms.) If the equation fails, the set is halved until the bad signatures are
-/// isolated, so a single forgery costs a few extra batches instead of one verification per
-/// signature. A singleton is always checked with strict verification, so a signature reported
-/// bad here is bad under [`PublicKey::verify`] too.
-pub fn verify_batch_terms(checks: &[SignatureCheck<'_>], terms: &[Option<BatchTerm>]) -> Vec<bool> {
+/// [`verify_batch`] from precomputed terms (`terms[i]` must be `checks[i].batch_term()`).
+/// The multiplication stays on one thread: split over two, the 241 signatures of the fixture
+/// registry took longer than on one (3.0 against 2.0 ms).
+pub(crate) fn verify_batch_terms(checks: &[SignatureCheck<'_>], terms: &[Option<BatchTerm>]) -> Vec<bool> {
     let mut verdicts = vec![false; checks.len()];
     let candidates: Vec<(usize, SignatureCheck<'_>, BatchTerm)> =
         checks.iter().zip(terms).enumerate().filter_map(|(i, (c, t))| t.map(|t| (i, *c, t))).collect();
