@@ -9,7 +9,8 @@
 #            of the same data, back to back; prints requests/s and the ratio ours/nginx.
 #   verify   hyperfine: `pack-verify registry <fixture tree>` in a cold process.
 #   install  hyperfine: `pack install` of every fixture pack, cold cache vs warm cache, against
-#            nginx serving the fixture tree, plus the raw download (curl) of the same tarballs.
+#            nginx serving the fixture tree, plus the raw download (curl) of the same tarballs
+#            and `tar -xzf` of each pack's newest tarball (the file-creation floor).
 #   publish  `cargo bench -p registry-server --bench publish`: publishes/s with full verification
 #            on SQLite + a local directory, and on PostgreSQL + S3 when OPENWOP_TEST_DATABASE_URL
 #            and OPENWOP_TEST_S3_ENDPOINT are set (e.g. moto_server on loopback).
@@ -378,6 +379,21 @@ EOF
         (cd "$TREE" && find v1/packs -name '*.tgz' -o -name '*.sig' | sed "s|^|$BASE/|") >"$WORK/urls.txt"
         hyperfine -N --runs 5 -n "raw download (curl, $(wc -l <"$WORK/urls.txt") files, 1 connection)" \
             "curl -fsS -o /dev/null --parallel-max 1 $(tr '\n' ' ' <"$WORK/urls.txt" | head -c 2000000)" 2>&1 \
+            | grep -v '^\s*$' | sed 's/^/   /' || true
+        # The file-creation floor under an install: the newest tarball of each of the same packs
+        # extracted with tar, one after another (no download, no verification). On a file system
+        # where creating a file is slow, this, not the download, is the cost to compare with.
+        printf '%s\n' "${SPECS[@]}" >"$WORK/specs.txt"
+        cat >"$WORK/extract.sh" <<'EOF'
+set -e
+while read -r name; do
+    tgz=$(ls "$2/v1/packs/$name/-/"*.tgz | sort -V | awk 'END {print}')
+    mkdir -p "$1/$name" && tar -xzf "$tgz" -C "$1/$name"
+done <"$3"
+EOF
+        hyperfine -N --runs 5 --prepare "rm -rf $WORK/extract" \
+            -n "tar -xzf of the $N packs' newest tarballs, one after another" \
+            "bash $WORK/extract.sh $WORK/extract $TREE $WORK/specs.txt" 2>&1 \
             | grep -v '^\s*$' | sed 's/^/   /' || true
         cd "$REPO"
     fi
