@@ -279,10 +279,11 @@ mod tests {
         Signature(bytes)
     }
 
-    /// Every way a signature can go wrong, one per index, or nothing for most indexes.
-    fn damage(i: usize, checks: &mut [SignatureCheck<'_>], keys: &[PrivateKey], spare: &'static [u8]) {
+    /// Every way a signature can go wrong: `kind` 1, 2, 3, 4, 5 and 7 damage `checks[i]`, any
+    /// other kind leaves it alone.
+    fn damage(kind: usize, i: usize, checks: &mut [SignatureCheck<'_>], keys: &[PrivateKey], spare: &'static [u8]) {
         let c = &mut checks[i];
-        match i % 11 {
+        match kind {
             1 => c.message = spare,
             2 => c.key = keys[(i + 1) % keys.len()].public_key(),
             3 => c.signature = add_order(c.signature),
@@ -311,13 +312,37 @@ mod tests {
         assert!(verify_batch(&clean).iter().all(|ok| *ok));
         let mut damaged = clean.clone();
         for i in 0..damaged.len() {
-            damage(i, &mut damaged, &keys, b"another message");
+            damage(i % 11, i, &mut damaged, &keys, b"another message");
         }
         let strict: Vec<bool> = damaged.iter().map(|c| c.key.verify(c.message, &c.signature)).collect();
         assert!(strict.iter().filter(|ok| !**ok).count() >= 50, "the damage must reach strict verification");
         assert_eq!(verify_batch(&damaged), strict);
         let terms: Vec<Option<BatchTerm>> = damaged.iter().map(SignatureCheck::batch_term).collect();
         assert_eq!(verify_batch_terms(&damaged, &terms), strict);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+        /// Any mix of damage at any positions: bisection must land on exactly the signatures
+        /// strict verification refuses.
+        #[test]
+        fn batch_equals_strict_for_any_mix_of_damage(kinds in proptest::collection::vec(0usize..11, 2..24)) {
+            let keys: Vec<PrivateKey> = (0..3u8).map(|i| PrivateKey::from_seed([i + 21; 32])).collect();
+            let messages: Vec<Vec<u8>> = (0..kinds.len()).map(|i| format!("m{i}").into_bytes()).collect();
+            let mut checks: Vec<SignatureCheck> = messages
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let k = &keys[i % keys.len()];
+                    SignatureCheck { message: m, signature: k.sign(m), key: k.public_key() }
+                })
+                .collect();
+            for (i, kind) in kinds.iter().enumerate() {
+                damage(*kind, i, &mut checks, &keys, b"another message");
+            }
+            let strict: Vec<bool> = checks.iter().map(|c| c.key.verify(c.message, &c.signature)).collect();
+            proptest::prop_assert_eq!(verify_batch(&checks), strict);
+        }
     }
 
     #[test]
