@@ -8,8 +8,9 @@
 //!
 //! `ed25519_verify_batch` (one `ed25519_dalek::verify_batch` over the same triples) is reported
 //! alongside as the machine's batch-verification limit, `batch_equation` times our own batch
-//! equation ([`pack_verify::signature::verify_batch`]) over them, and the `verify_stages` group times the main
-//! non-crypto stages of one verification (manifest parse, SHA-256, safe tar read) on their own.
+//! equation ([`pack_verify::signature::verify_batch`]) over them, and the `verify_stages` group
+//! times the main non-crypto stages of one verification (manifest parse, SHA-256, safe tar read)
+//! on their own.
 //!
 //! Needs the fixture tree: `OPENWOP_FIXTURES=/work/shared/fixtures cargo bench -p pack-verify
 //! --bench verify_registry`. Without `OPENWOP_FIXTURES` it prints `SKIPPED` and measures nothing.

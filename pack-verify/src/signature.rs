@@ -279,6 +279,20 @@ mod tests {
         Signature(bytes)
     }
 
+    /// Each message signed by the next key in turn.
+    fn signed_round_robin<'a>(messages: &'a [Vec<u8>], keys: &[PrivateKey]) -> Vec<SignatureCheck<'a>> {
+        messages
+            .iter()
+            .zip(keys.iter().cycle())
+            .map(|(m, k)| SignatureCheck { message: m, signature: k.sign(m), key: k.public_key() })
+            .collect()
+    }
+
+    /// What strict single-signature verification says of each check.
+    fn strict_verdicts(checks: &[SignatureCheck<'_>]) -> Vec<bool> {
+        checks.iter().map(|c| c.key.verify(c.message, &c.signature)).collect()
+    }
+
     /// Every way a signature can go wrong: `kind` 1, 2, 3, 4, 5 and 7 damage `checks[i]`, any
     /// other kind leaves it alone.
     fn damage(kind: usize, i: usize, checks: &mut [SignatureCheck<'_>], keys: &[PrivateKey], spare: &'static [u8]) {
@@ -300,21 +314,14 @@ mod tests {
     fn batch_verdicts_equal_strict_verdicts_for_every_kind_of_damage() {
         let keys: Vec<PrivateKey> = (0..3u8).map(|i| PrivateKey::from_seed([i + 7; 32])).collect();
         let messages: Vec<Vec<u8>> = (0..100u32).map(|i| format!("pack.json #{i}").into_bytes()).collect();
-        let clean: Vec<SignatureCheck> = messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let k = &keys[i % keys.len()];
-                SignatureCheck { message: m, signature: k.sign(m), key: k.public_key() }
-            })
-            .collect();
+        let clean = signed_round_robin(&messages, &keys);
         // All good: one equation, every verdict true.
         assert!(verify_batch(&clean).iter().all(|ok| *ok));
         let mut damaged = clean.clone();
         for i in 0..damaged.len() {
             damage(i % 11, i, &mut damaged, &keys, b"another message");
         }
-        let strict: Vec<bool> = damaged.iter().map(|c| c.key.verify(c.message, &c.signature)).collect();
+        let strict = strict_verdicts(&damaged);
         assert!(strict.iter().filter(|ok| !**ok).count() >= 50, "the damage must reach strict verification");
         assert_eq!(verify_batch(&damaged), strict);
         let terms: Vec<Option<BatchTerm>> = damaged.iter().map(SignatureCheck::batch_term).collect();
@@ -329,18 +336,11 @@ mod tests {
         fn batch_equals_strict_for_any_mix_of_damage(kinds in proptest::collection::vec(0usize..11, 2..24)) {
             let keys: Vec<PrivateKey> = (0..3u8).map(|i| PrivateKey::from_seed([i + 21; 32])).collect();
             let messages: Vec<Vec<u8>> = (0..kinds.len()).map(|i| format!("m{i}").into_bytes()).collect();
-            let mut checks: Vec<SignatureCheck> = messages
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    let k = &keys[i % keys.len()];
-                    SignatureCheck { message: m, signature: k.sign(m), key: k.public_key() }
-                })
-                .collect();
+            let mut checks = signed_round_robin(&messages, &keys);
             for (i, kind) in kinds.iter().enumerate() {
                 damage(*kind, i, &mut checks, &keys, b"another message");
             }
-            let strict: Vec<bool> = checks.iter().map(|c| c.key.verify(c.message, &c.signature)).collect();
+            let strict = strict_verdicts(&checks);
             proptest::prop_assert_eq!(verify_batch(&checks), strict);
         }
     }
@@ -350,10 +350,7 @@ mod tests {
         let key = PrivateKey::from_seed([42; 32]);
         let messages: Vec<Vec<u8>> = (0..100u32).map(|i| i.to_le_bytes().to_vec()).collect();
         for bad in [0, 37, 99] {
-            let mut checks: Vec<SignatureCheck> = messages
-                .iter()
-                .map(|m| SignatureCheck { message: m, signature: key.sign(m), key: key.public_key() })
-                .collect();
+            let mut checks = signed_round_robin(&messages, std::slice::from_ref(&key));
             // Valid for another message: the equation must notice the swapped pair.
             checks[bad].signature = key.sign(&messages[(bad + 1) % messages.len()]);
             let terms: Vec<Option<BatchTerm>> = checks.iter().map(SignatureCheck::batch_term).collect();
@@ -367,14 +364,7 @@ mod tests {
     fn agrees_with_ed25519_dalek_batch_on_good_and_bad_sets() {
         let keys: Vec<PrivateKey> = (0..4u8).map(|i| PrivateKey::from_seed([i + 1; 32])).collect();
         let messages: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; usize::from(i) * 7]).collect();
-        let mut checks: Vec<SignatureCheck> = messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let k = &keys[i % 4];
-                SignatureCheck { message: m, signature: k.sign(m), key: k.public_key() }
-            })
-            .collect();
+        let mut checks = signed_round_robin(&messages, &keys);
         let dalek = |checks: &[SignatureCheck]| {
             let m: Vec<&[u8]> = checks.iter().map(|c| c.message).collect();
             let s: Vec<ed25519_dalek::Signature> = checks.iter().map(|c| c.signature.to_dalek()).collect();

@@ -149,8 +149,8 @@ impl Verifier {
 
     /// Verifies many versions: preparation, including each signature's share of the batch
     /// equation (its SHA-512 challenge and decoded point), runs on all cores; then every
-    /// signature goes through one batch equation (see [`crate::signature::verify_batch`]). Results come back
-    /// in input order.
+    /// signature goes through one batch equation (see [`crate::signature::verify_batch`]).
+    /// Results come back in input order.
     pub fn verify_all(&self, inputs: &[VersionInput<'_>]) -> Vec<Result<VerifiedVersion, VerifyError>> {
         self.verify_all_loaded(inputs, |_| Ok(()), |input, ()| *input)
     }
