@@ -13,7 +13,9 @@
 #            and `tar -xzf` of each pack's newest tarball (the file-creation floor).
 #   publish  `cargo bench -p registry-server --bench publish`: publishes/s with full verification
 #            on SQLite + a local directory, and on PostgreSQL + S3 when OPENWOP_TEST_DATABASE_URL
-#            and OPENWOP_TEST_S3_ENDPOINT are set (e.g. moto_server on loopback).
+#            and OPENWOP_TEST_S3_ENDPOINT are set (moto_server on loopback, as in CI, or a faster
+#            S3 server such as s3s-fs; see docs/performance.md). Also measures that S3 server
+#            alone (unsigned curl PUTs): the publish rate it allows at best.
 #   rss      /usr/bin/time -v: peak RSS of registry-server with BENCH_VERSIONS (default 10,000)
 #            synthetic signed versions published into it, under wrk on /v1/index.json (cold
 #            cache, 32 connections) and after every pack index was requested.
