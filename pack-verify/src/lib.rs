@@ -50,4 +50,4 @@ pub use keys::{PrivateKey, PublicKey};
 pub use signature::{Signature, SigningMethod};
 pub use tarball::{PackArchive, PackFile, TarLimits};
 pub use trust::{TrustBundle, TrustRoot, TrustState};
-pub use verify::{VerifiedVersion, Verifier, VersionInput};
+pub use verify::{KeptFiles, PackJsonOnly, VerifiedVersion, Verifier, VersionInput};

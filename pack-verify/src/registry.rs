@@ -279,7 +279,7 @@ pub fn verify_registry(
     }
 
     let statements = verifier.root().requires_statements();
-    let verdicts = verifier.verify_all_loaded(
+    let verdicts = verifier.check_all_loaded(
         &listed,
         |l| l.fetch(source, statements),
         |l, files| VersionInput {
@@ -310,7 +310,7 @@ pub fn verify_registry(
 }
 
 /// The per-pack index must agree with what was verified: it is what resolvers choose from.
-fn index_agrees(f: &Listed, v: VerifiedVersion) -> Result<VerifiedVersion, VerifyError> {
+fn index_agrees<A>(f: &Listed, v: VerifiedVersion<A>) -> Result<VerifiedVersion<A>, VerifyError> {
     if let Some(listed) = &f.index_integrity {
         let listed_ok = Integrity::parse(listed).map(|i| i == v.integrity).unwrap_or(false);
         if !listed_ok {

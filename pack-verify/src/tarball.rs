@@ -86,6 +86,11 @@ impl PackArchive {
     pub fn into_files(self) -> Vec<PackFile> {
         self.files
     }
+
+    /// Consumes the archive, returning the bytes of `pack.json` alone.
+    pub fn into_pack_json(mut self) -> Vec<u8> {
+        self.files.swap_remove(self.manifest).data
+    }
 }
 
 /// Reads a pack from the bytes of a `.tgz`.
@@ -127,41 +132,34 @@ impl<R: Read> Read for CompressedSide<R> {
 
 /// Sits between the gzip decoder and the tar parser: counts decompressed bytes against the
 /// limit and remembers whether a failure came from gzip, so errors get the right code.
+///
+/// It also buffers: `tar` reads 512-byte headers, and an inflater asked for 512 bytes at a time
+/// stays on its slow path (the fast one needs room for a whole match); with this buffer it
+/// decodes [`DECODE_CHUNK`] bytes per call. Bytes decoded ahead are counted when decoded, so the
+/// limit bounds what the decoder produced, never less.
 struct DecompressedSide<R> {
     inner: R,
     limit: u64,
     state: Rc<RefCell<StreamState>>,
     /// Whether `inner` is a gzip decoder (so its failures are gzip failures).
     gzip: bool,
+    /// Decoded bytes not yet handed to `tar`: `buf[pos..filled]`.
+    buf: Box<[u8]>,
+    pos: usize,
+    filled: usize,
 }
 
-/// The decoding layer under the tar parser: gzip, or the plain bytes of an uncompressed tar.
-enum Layer<R: BufRead> {
-    Gzip(flate2::bufread::GzDecoder<R>),
-    Plain(R),
-}
+/// How many decompressed bytes [`DecompressedSide`] asks the decoder for at once.
+const DECODE_CHUNK: usize = 32 * 1024;
 
-impl<R: BufRead> Read for Layer<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Layer::Gzip(g) => g.read(buf),
-            Layer::Plain(p) => p.read(buf),
-        }
+impl<R: Read> DecompressedSide<R> {
+    fn new(inner: R, limit: u64, state: Rc<RefCell<StreamState>>, gzip: bool) -> Self {
+        DecompressedSide { inner, limit, state, gzip, buf: vec![0; DECODE_CHUNK].into(), pos: 0, filled: 0 }
     }
-}
 
-impl<R: BufRead> Layer<R> {
-    fn into_inner(self) -> R {
-        match self {
-            Layer::Gzip(g) => g.into_inner(),
-            Layer::Plain(p) => p,
-        }
-    }
-}
-
-impl<R: Read> Read for DecompressedSide<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = match self.inner.read(buf) {
+    /// One read from the decoder, counted against the limit.
+    fn decode(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = match self.inner.read(out) {
             Ok(n) => n,
             Err(e) => {
                 let mut st = self.state.borrow_mut();
@@ -177,6 +175,51 @@ impl<R: Read> Read for DecompressedSide<R> {
             st.decompressed_exceeded = true;
             return Err(io::Error::other("decompressed size limit exceeded"));
         }
+        Ok(n)
+    }
+}
+
+/// The decoding layer under the tar parser: gzip, or the plain bytes of an uncompressed tar.
+enum Layer<R: BufRead> {
+    /// Boxed: the decoder's state is a few hundred bytes, and the enum is made once per archive.
+    Gzip(Box<flate2::bufread::GzDecoder<R>>),
+    Plain(R),
+}
+
+impl<R: BufRead> Read for Layer<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Layer::Gzip(g) => g.read(buf),
+            Layer::Plain(p) => p.read(buf),
+        }
+    }
+}
+
+impl<R: BufRead> Layer<R> {
+    fn into_inner(self) -> R {
+        match self {
+            Layer::Gzip(g) => (*g).into_inner(),
+            Layer::Plain(p) => p,
+        }
+    }
+}
+
+impl<R: Read> Read for DecompressedSide<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.filled {
+            // A read as large as the buffer gains nothing from it.
+            if out.len() >= self.buf.len() {
+                return self.decode(out);
+            }
+            let mut buf = std::mem::take(&mut self.buf);
+            let decoded = self.decode(&mut buf);
+            self.buf = buf;
+            self.pos = 0;
+            self.filled = decoded?;
+        }
+        let n = out.len().min(self.filled - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
         Ok(n)
     }
 }
@@ -201,7 +244,8 @@ impl<R: Read> Seek for DecompressedSide<R> {
             }
             left -= n as u64;
         }
-        Ok(self.state.borrow().decompressed)
+        // The position `tar` has reached: decoded, less what is still buffered.
+        Ok(self.state.borrow().decompressed - (self.filled - self.pos) as u64)
     }
 }
 
@@ -244,8 +288,12 @@ fn read_entries<R: Read>(reader: R, gzip: bool, limits: &TarLimits) -> Result<Ve
     let state = Rc::new(RefCell::new(StreamState::default()));
     let compressed =
         BufReader::new(CompressedSide { inner: reader, limit: limits.max_compressed, state: state.clone() });
-    let layer = if gzip { Layer::Gzip(flate2::bufread::GzDecoder::new(compressed)) } else { Layer::Plain(compressed) };
-    let decompressed = DecompressedSide { inner: layer, limit: limits.max_uncompressed, state: state.clone(), gzip };
+    let layer = if gzip {
+        Layer::Gzip(Box::new(flate2::bufread::GzDecoder::new(compressed)))
+    } else {
+        Layer::Plain(compressed)
+    };
+    let decompressed = DecompressedSide::new(layer, limits.max_uncompressed, state.clone(), gzip);
     let mut archive = tar::Archive::new(decompressed);
 
     let fail = |e: &io::Error| state.borrow().classify(limits, e);
@@ -512,9 +560,35 @@ mod tests {
     }
 
     #[test]
+    fn the_decompressed_limit_is_exact_across_the_decode_buffer() {
+        // Entries on both sides of the buffer's edge, and one larger than it: the reader returns
+        // them intact, and the limit counts every decoded byte once, read ahead or not.
+        let big: Vec<u8> = (0..DECODE_CHUNK * 3 + 17).map(|i| (i % 251) as u8).collect();
+        let edge = vec![3u8; DECODE_CHUNK - 700];
+        let tar = plain_tar(&[
+            ("pack.json", EntryType::Regular, b"{}"),
+            ("a.bin", EntryType::Regular, &edge),
+            ("b.bin", EntryType::Regular, &big),
+            ("c.txt", EntryType::Regular, b"after"),
+        ]);
+        let gz = {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), Compression::fast());
+            io::Write::write_all(&mut enc, &tar).expect("compresses");
+            enc.finish().expect("finishes")
+        };
+        let exact = TarLimits { max_uncompressed: tar.len() as u64, ..TarLimits::default() };
+        let archive = read_pack(&gz, &exact).expect("a stream exactly at the limit reads");
+        assert_eq!(archive.get("a.bin"), Some(edge.as_slice()));
+        assert_eq!(archive.get("b.bin"), Some(big.as_slice()));
+        assert_eq!(archive.get("c.txt"), Some(&b"after"[..]));
+        let under = TarLimits { max_uncompressed: tar.len() as u64 - 1, ..TarLimits::default() };
+        assert_eq!(read_pack(&gz, &under).err().map(|e| e.code()), Some("tarball_too_large"));
+    }
+
+    #[test]
     fn the_stream_seeks_only_forward() {
         let state = Rc::new(RefCell::new(StreamState::default()));
-        let mut side = DecompressedSide { inner: &[1u8, 2, 3, 4][..], limit: 100, state, gzip: false };
+        let mut side = DecompressedSide::new(&[1u8, 2, 3, 4][..], 100, state, false);
         assert_eq!(side.stream_position().ok(), Some(0));
         assert_eq!(side.seek(SeekFrom::Current(3)).ok(), Some(3));
         assert_eq!(side.seek(SeekFrom::Current(-1)).err().map(|e| e.kind()), Some(io::ErrorKind::Unsupported));

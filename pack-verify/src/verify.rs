@@ -17,6 +17,8 @@
 //! signature made by another trusted key (`pack_signature_wrong_key`), or one made for another
 //! version of the same pack (`pack_signature_reused`).
 
+use std::borrow::Cow;
+
 use time::OffsetDateTime;
 
 use crate::error::VerifyError;
@@ -45,8 +47,11 @@ pub struct VersionInput<'a> {
 }
 
 /// A version every check passed for. Only [`Verifier`] constructs it.
+///
+/// `A` is what was kept of the pack's files: all of them ([`PackArchive`], to install) or only
+/// `pack.json` ([`PackJsonOnly`], from [`Verifier::check_all_loaded`], which needs verdicts).
 #[derive(Debug, Clone)]
-pub struct VerifiedVersion {
+pub struct VerifiedVersion<A = PackArchive> {
     /// Pack name.
     pub name: String,
     /// Version.
@@ -67,8 +72,41 @@ pub struct VerifiedVersion {
     pub deprecated: bool,
     /// The served manifest.
     pub manifest: VersionManifest,
-    /// The files, ready to install.
-    pub archive: PackArchive,
+    /// The files, ready to install (or, for a verdict, `pack.json` alone).
+    pub archive: A,
+}
+
+/// What a verification keeps of a pack's files once they passed the safe reader.
+pub trait KeptFiles: Send + Sized {
+    /// Keeps what this kind holds of `archive`.
+    fn keep(archive: PackArchive) -> Self;
+    /// The exact bytes of `pack.json` (what a `manual` signature covers).
+    fn pack_json(&self) -> &[u8];
+}
+
+impl KeptFiles for PackArchive {
+    fn keep(archive: PackArchive) -> Self {
+        archive
+    }
+
+    fn pack_json(&self) -> &[u8] {
+        PackArchive::pack_json(self)
+    }
+}
+
+/// Only the exact bytes of `pack.json`: what a verdict on many versions keeps, so that a
+/// registry's unpacked files are not all held until its one batch equation has run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackJsonOnly(Vec<u8>);
+
+impl KeptFiles for PackJsonOnly {
+    fn keep(archive: PackArchive) -> Self {
+        PackJsonOnly(archive.into_pack_json())
+    }
+
+    fn pack_json(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// Verifies versions against one registry's [`TrustRoot`].
@@ -81,27 +119,49 @@ pub struct Verifier {
     jobs: usize,
 }
 
-/// Everything but the signature equation, done.
-struct Prepared {
+/// Everything but the signature equation, done. It borrows the caller's bytes (`'a`) only where
+/// [`Verifier::verify`] checks one version; the batch paths detach it on the worker so that the
+/// loaded bytes can be freed there.
+struct Prepared<'a, A> {
     manifest: VersionManifest,
-    archive: PackArchive,
+    files: A,
     key_id: String,
     method: SigningMethod,
     published_at: Option<OffsetDateTime>,
     signature: Signature,
     key: crate::keys::PublicKey,
+    /// The `.tgz` under the `tarball` convention (what its signature covers); `None` under
+    /// `manual`, whose message is `pack.json` in `files`.
+    tarball: Option<Cow<'a, [u8]>>,
+    /// Other versions of the pack, to explain a failed signature as a replay.
+    other_versions: Cow<'a, [String]>,
 }
 
-impl Prepared {
-    fn message<'a>(&'a self, input: &VersionInput<'a>) -> &'a [u8] {
-        match self.method {
-            SigningMethod::Manual => self.archive.pack_json(),
-            SigningMethod::Tarball => input.tarball,
+impl<A: KeptFiles> Prepared<'_, A> {
+    fn message(&self) -> &[u8] {
+        match &self.tarball {
+            Some(tarball) => tarball,
+            None => self.files.pack_json(),
         }
     }
 
-    fn check<'a>(&'a self, input: &VersionInput<'a>) -> SignatureCheck<'a> {
-        SignatureCheck { message: self.message(input), signature: self.signature, key: self.key }
+    fn check(&self) -> SignatureCheck<'_> {
+        SignatureCheck { message: self.message(), signature: self.signature, key: self.key }
+    }
+
+    /// Owns what it borrowed, so that it outlives the input's bytes.
+    fn detach(self) -> Prepared<'static, A> {
+        Prepared {
+            manifest: self.manifest,
+            files: self.files,
+            key_id: self.key_id,
+            method: self.method,
+            published_at: self.published_at,
+            signature: self.signature,
+            key: self.key,
+            tarball: self.tarball.map(|t| Cow::Owned(t.into_owned())),
+            other_versions: Cow::Owned(self.other_versions.into_owned()),
+        }
     }
 }
 
@@ -142,9 +202,10 @@ impl Verifier {
 
     /// Verifies one version.
     pub fn verify(&self, input: &VersionInput<'_>) -> Result<VerifiedVersion, VerifyError> {
-        let prepared = self.prepare(input)?;
-        let ok = prepared.key.verify(prepared.message(input), &prepared.signature);
-        self.finish(prepared, input, ok)
+        let prepared = self.prepare::<PackArchive>(input)?;
+        let check = prepared.check();
+        let ok = check.key.verify(check.message, &check.signature);
+        self.finish(prepared, ok)
     }
 
     /// Verifies many versions: preparation, including each signature's share of the batch
@@ -158,7 +219,9 @@ impl Verifier {
     /// [`verify_all`](Self::verify_all) over items whose bytes `load` produces (reads files,
     /// say) on the worker that then prepares them, so that loading one version overlaps with
     /// preparing another instead of all loading finishing first. `input` views an item and what
-    /// was loaded for it as a [`VersionInput`]; a load error is that item's result.
+    /// was loaded for it as a [`VersionInput`]; a load error is that item's result. What was
+    /// loaded is freed on the worker once the version is prepared; under the `tarball`
+    /// convention the `.tgz` is kept until the batch equation has run, since it is the message.
     pub fn verify_all_loaded<T, F>(
         &self,
         items: &[T],
@@ -167,45 +230,67 @@ impl Verifier {
     ) -> Vec<Result<VerifiedVersion, VerifyError>>
     where
         T: Sync,
-        F: Send,
+    {
+        self.run_all(items, load, input)
+    }
+
+    /// [`verify_all_loaded`](Self::verify_all_loaded) for a caller that needs verdicts, not
+    /// files (walking a whole registry, say): the same checks in the same order, but each
+    /// version's unpacked files are dropped on its worker once they passed the safe reader, so
+    /// memory stays proportional to one version per worker plus the signed messages, not to
+    /// every pack unpacked at once.
+    pub fn check_all_loaded<T, F>(
+        &self,
+        items: &[T],
+        load: impl Fn(&T) -> Result<F, VerifyError> + Sync,
+        input: impl for<'a> Fn(&'a T, &'a F) -> VersionInput<'a> + Sync,
+    ) -> Vec<Result<VerifiedVersion<PackJsonOnly>, VerifyError>>
+    where
+        T: Sync,
+    {
+        self.run_all(items, load, input)
+    }
+
+    /// The one batch path behind [`verify_all_loaded`](Self::verify_all_loaded) and
+    /// [`check_all_loaded`](Self::check_all_loaded); `A` is what is kept of each pack's files.
+    fn run_all<T, F, A: KeptFiles>(
+        &self,
+        items: &[T],
+        load: impl Fn(&T) -> Result<F, VerifyError> + Sync,
+        input: impl for<'a> Fn(&'a T, &'a F) -> VersionInput<'a> + Sync,
+    ) -> Vec<Result<VerifiedVersion<A>, VerifyError>>
+    where
+        T: Sync,
     {
         let prepared = crate::parallel::map(
             self.jobs,
             items,
             |item| {
                 let loaded = load(item)?;
-                let view = input(item, &loaded);
-                let p = self.prepare(&view)?;
-                let term = p.check(&view).batch_term();
-                Ok((loaded, p, term))
+                let p = self.prepare::<A>(&input(item, &loaded))?.detach();
+                let term = p.check().batch_term();
+                Ok((p, term))
             },
             || Err(VerifyError::Io { what: "verifier thread".into(), detail: "panicked".into() }),
         );
         let verdicts = {
-            let (checks, terms): (Vec<SignatureCheck<'_>>, Vec<Option<BatchTerm>>) = prepared
-                .iter()
-                .zip(items)
-                .filter_map(|(p, item)| {
-                    let (loaded, p, term) = p.as_ref().ok()?;
-                    Some((p.check(&input(item, loaded)), *term))
-                })
-                .unzip();
+            let (checks, terms): (Vec<SignatureCheck<'_>>, Vec<Option<BatchTerm>>) =
+                prepared.iter().filter_map(|p| p.as_ref().ok()).map(|(p, term)| (p.check(), *term)).unzip();
             verify_batch_terms(&checks, &terms)
         };
         let mut verdicts = verdicts.into_iter();
         prepared
             .into_iter()
-            .zip(items)
-            .map(|(p, item)| {
-                p.and_then(|(loaded, p, _)| {
+            .map(|p| {
+                p.and_then(|(p, _)| {
                     let ok = verdicts.next().unwrap_or(false);
-                    self.finish(p, &input(item, &loaded), ok)
+                    self.finish(p, ok)
                 })
             })
             .collect()
     }
 
-    fn prepare(&self, input: &VersionInput<'_>) -> Result<Prepared, VerifyError> {
+    fn prepare<'a, A: KeptFiles>(&self, input: &VersionInput<'a>) -> Result<Prepared<'a, A>, VerifyError> {
         let manifest = VersionManifest::parse(input.manifest)?;
         if let Some((name, version)) = input.expected {
             same_identity(name, version, &manifest.name, &manifest.version)?;
@@ -241,17 +326,23 @@ impl Verifier {
                 return Err(VerifyError::SignatureMismatch);
             }
         }
-        Ok(Prepared { manifest, archive, key_id: signing.key_id, method: signing.method, published_at, signature, key })
+        let tarball = (signing.method == SigningMethod::Tarball).then_some(Cow::Borrowed(input.tarball));
+        Ok(Prepared {
+            manifest,
+            files: A::keep(archive),
+            key_id: signing.key_id,
+            method: signing.method,
+            published_at,
+            signature,
+            key,
+            tarball,
+            other_versions: Cow::Borrowed(input.other_versions),
+        })
     }
 
-    fn finish(
-        &self,
-        p: Prepared,
-        input: &VersionInput<'_>,
-        signature_ok: bool,
-    ) -> Result<VerifiedVersion, VerifyError> {
+    fn finish<A: KeptFiles>(&self, p: Prepared<'_, A>, signature_ok: bool) -> Result<VerifiedVersion<A>, VerifyError> {
         if !signature_ok {
-            return Err(self.explain_bad_signature(&p, input));
+            return Err(self.explain_bad_signature(&p));
         }
         if self.refuse_yanked && p.manifest.yanked {
             return Err(VerifyError::Yanked {
@@ -271,15 +362,15 @@ impl Verifier {
             yanked_reason: p.manifest.yanked_reason.clone(),
             deprecated: p.manifest.deprecated,
             manifest: p.manifest,
-            archive: p.archive,
+            archive: p.files,
         })
     }
 }
 
 impl Verifier {
     /// The most specific reason a signature that does not verify can be given.
-    fn explain_bad_signature(&self, p: &Prepared, input: &VersionInput<'_>) -> VerifyError {
-        let message = p.message(input);
+    fn explain_bad_signature<A: KeptFiles>(&self, p: &Prepared<'_, A>) -> VerifyError {
+        let message = p.message();
         // Signed, validly, by a key the root trusts, but not the declared one.
         if let Some(other) = self.root.keys().find(|k| k.key_id != p.key_id && k.key.verify(message, &p.signature)) {
             return VerifyError::SignatureWrongKey { declared: p.key_id.clone(), actual: other.key_id.clone() };
@@ -287,7 +378,7 @@ impl Verifier {
         // The declared key's signature over this pack.json as it read for another version.
         if p.method == SigningMethod::Manual {
             let version = &p.manifest.version;
-            for other in input.other_versions.iter().filter(|v| *v != version) {
+            for other in p.other_versions.iter().filter(|v| *v != version) {
                 if with_version(message, version, other).iter().any(|m| p.key.verify(m, &p.signature)) {
                     return VerifyError::SignatureReused {
                         name: p.manifest.name.clone(),

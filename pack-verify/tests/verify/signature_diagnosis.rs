@@ -2,7 +2,7 @@
 //! another trusted key, replayed from another version, or simply invalid.
 
 use pack_verify::trust::{KeyRole, KeyStatus, TrustRoot, TrustedKey};
-use pack_verify::{Integrity, PackFile, PrivateKey, Verifier, VerifyError, VersionInput};
+use pack_verify::{Integrity, KeptFiles, PackFile, PrivateKey, Verifier, VerifyError, VersionInput};
 use serde_json::json;
 
 fn trusted(id: &str, key: &PrivateKey, ns: &str) -> TrustedKey {
@@ -118,4 +118,69 @@ fn a_signature_over_other_bytes_stays_invalid_and_a_good_one_passes() {
     assert_eq!(check(&root, &forged, &others).expect_err("refused").code(), "pack_signature_invalid");
     let good = version(&pj, &acme.sign(&pj).to_bytes(), "manual");
     assert!(check(&root, &good, &others).is_ok());
+}
+
+/// The batch paths give every version the verdict and the explanation single verification gives
+/// it, whether they keep the files ([`Verifier::verify_all`]) or only `pack.json`
+/// ([`Verifier::check_all_loaded`], which frees each version's bytes on its worker and so must
+/// carry what an explanation needs past the batch equation).
+#[test]
+fn batch_paths_explain_failures_as_single_verification_does() {
+    let (acme, beta, root) = setup();
+    let pj = pack_json("1.1.0", "manual");
+    let mut tarball_signed_by_beta = version(&pack_json("1.1.0", "ed25519"), &[0; 64], "ed25519");
+    tarball_signed_by_beta.signature = beta.sign(&tarball_signed_by_beta.tarball).to_bytes().to_vec();
+    let mut tarball_good = version(&pack_json("1.1.0", "ed25519"), &[0; 64], "ed25519");
+    tarball_good.signature = acme.sign(&tarball_good.tarball).to_bytes().to_vec();
+    let versions = vec![
+        version(&pj, &acme.sign(&pj).to_bytes(), "manual"),
+        version(&pj, &beta.sign(&pj).to_bytes(), "manual"),
+        version(&pj, &acme.sign(&pack_json("1.0.0", "manual")).to_bytes(), "manual"),
+        version(&pj, &acme.sign(b"other bytes").to_bytes(), "manual"),
+        tarball_signed_by_beta,
+        tarball_good,
+    ];
+    let others = vec!["1.0.0".to_string(), "1.1.0".to_string()];
+    let expected = ["ok", "pack_signature_wrong_key", "pack_signature_reused", "pack_signature_invalid"];
+    let expected: Vec<&str> = expected.into_iter().chain(["pack_signature_wrong_key", "ok"]).collect();
+    let code = |r: Result<(), VerifyError>| r.err().map_or("ok", |e| e.code());
+
+    let single: Vec<&str> = versions.iter().map(|v| code(check(&root, v, &others).map(|_| ()))).collect();
+    assert_eq!(single, expected);
+
+    let inputs: Vec<VersionInput<'_>> = versions
+        .iter()
+        .map(|v| VersionInput {
+            manifest: &v.manifest,
+            tarball: &v.tarball,
+            signature: &v.signature,
+            statement: None,
+            expected: None,
+            other_versions: &others,
+        })
+        .collect();
+    let verifier = Verifier::new(root.clone());
+    let batch: Vec<&str> = verifier.verify_all(&inputs).into_iter().map(|r| code(r.map(|_| ()))).collect();
+    assert_eq!(batch, expected);
+
+    // Loaded on the workers from owned copies, as the registry walk loads files.
+    let loaded = verifier.check_all_loaded(
+        &versions,
+        |v| Ok((v.manifest.clone(), v.tarball.clone(), v.signature.clone(), others.clone())),
+        |_, (manifest, tarball, signature, others)| VersionInput {
+            manifest,
+            tarball,
+            signature,
+            statement: None,
+            expected: None,
+            other_versions: others,
+        },
+    );
+    let kept: Vec<Option<Vec<u8>>> =
+        loaded.iter().map(|r| r.as_ref().ok().map(|v| v.archive.pack_json().to_vec())).collect();
+    let verdicts: Vec<&str> = loaded.into_iter().map(|r| code(r.map(|_| ()))).collect();
+    assert_eq!(verdicts, expected);
+    // What a verdict keeps is exactly the signed `pack.json`.
+    assert_eq!(kept[0].as_deref(), Some(pj.as_slice()));
+    assert_eq!(kept[5].as_deref(), Some(pack_json("1.1.0", "ed25519").as_slice()));
 }
