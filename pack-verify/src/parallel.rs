@@ -21,22 +21,43 @@ where
     T: Sync,
     R: Send,
 {
+    map_then(jobs, items, f, |_| {}, on_panic)
+}
+
+/// [`map`], then `then` on each worker over the results that worker produced, before it ends:
+/// work that needs a whole share at once (one batch equation over the signatures a worker
+/// prepared) overlaps the other workers' last items instead of waiting for all of them.
+pub fn map_then<T, R>(
+    jobs: usize,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+    then: impl Fn(&mut [R]) + Sync,
+    on_panic: impl Fn() -> R,
+) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+{
     let workers = workers(jobs, items.len());
     if workers <= 1 {
-        return items.iter().map(f).collect();
+        let mut out: Vec<R> = items.iter().map(f).collect();
+        then(&mut out);
+        return out;
     }
     let next = AtomicUsize::new(0);
     let per_worker: Vec<thread::Result<Vec<(usize, R)>>> = thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
-                    let mut done = Vec::new();
+                    let (mut claimed, mut done) = (Vec::new(), Vec::new());
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(item) = items.get(i) else { break };
-                        done.push((i, f(item)));
+                        claimed.push(i);
+                        done.push(f(item));
                     }
-                    done
+                    then(&mut done);
+                    claimed.into_iter().zip(done).collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -89,6 +110,32 @@ mod tests {
         assert!(out[6..].iter().all(Option::is_some));
         assert!(out.iter().enumerate().all(|(i, r)| r.is_none_or(|v| v as usize == i)));
         assert_eq!(out[5], None);
+    }
+
+    #[test]
+    fn then_sees_each_workers_own_results_once() {
+        use std::sync::Mutex;
+        let items: Vec<u64> = (0..500).collect();
+        for jobs in [1, 2, 4] {
+            let shares = Mutex::new(Vec::new());
+            let out = map_then(
+                jobs,
+                &items,
+                |i| *i,
+                |share| {
+                    shares.lock().expect("not poisoned").push(share.len());
+                    for r in share.iter_mut() {
+                        *r += 1_000;
+                    }
+                },
+                || u64::MAX,
+            );
+            // Every result passed through exactly one worker's `then`, and the order held.
+            assert_eq!(out, items.iter().map(|i| i + 1_000).collect::<Vec<_>>());
+            let shares = shares.into_inner().expect("not poisoned");
+            assert_eq!(shares.iter().sum::<usize>(), items.len());
+            assert!(shares.len() <= jobs.max(1));
+        }
     }
 
     #[test]

@@ -209,9 +209,9 @@ impl Verifier {
     }
 
     /// Verifies many versions: preparation, including each signature's share of the batch
-    /// equation (its SHA-512 challenge and decoded point), runs on all cores; then every
-    /// signature goes through one batch equation (see [`crate::signature::verify_batch`]).
-    /// Results come back in input order.
+    /// equation (its SHA-512 challenge and decoded point), runs on all cores; then each worker
+    /// puts the signatures it prepared through one batch equation (see
+    /// [`crate::signature::verify_batch`]). Results come back in input order.
     pub fn verify_all(&self, inputs: &[VersionInput<'_>]) -> Vec<Result<VerifiedVersion, VerifyError>> {
         self.verify_all_loaded(inputs, |_| Ok(()), |input, ()| *input)
     }
@@ -262,32 +262,30 @@ impl Verifier {
     where
         T: Sync,
     {
-        let prepared = crate::parallel::map(
+        // Each worker puts the signatures it prepared through one batch equation of its own as
+        // soon as its share is done, so the equations overlap each other and the last items.
+        let prepared = crate::parallel::map_then(
             self.jobs,
             items,
             |item| {
                 let loaded = load(item)?;
                 let p = self.prepare::<A>(&input(item, &loaded))?.detach();
                 let term = p.check().batch_term();
-                Ok((p, term))
+                Ok((p, term, false))
+            },
+            |share| {
+                let verdicts = {
+                    let (checks, terms): (Vec<SignatureCheck<'_>>, Vec<Option<BatchTerm>>) =
+                        share.iter().filter_map(|r| r.as_ref().ok()).map(|(p, term, _)| (p.check(), *term)).unzip();
+                    verify_batch_terms(&checks, &terms)
+                };
+                for ((_, _, ok), verdict) in share.iter_mut().filter_map(|r| r.as_mut().ok()).zip(verdicts) {
+                    *ok = verdict;
+                }
             },
             || Err(VerifyError::Io { what: "verifier thread".into(), detail: "panicked".into() }),
         );
-        let verdicts = {
-            let (checks, terms): (Vec<SignatureCheck<'_>>, Vec<Option<BatchTerm>>) =
-                prepared.iter().filter_map(|p| p.as_ref().ok()).map(|(p, term)| (p.check(), *term)).unzip();
-            verify_batch_terms(&checks, &terms)
-        };
-        let mut verdicts = verdicts.into_iter();
-        prepared
-            .into_iter()
-            .map(|p| {
-                p.and_then(|(p, _)| {
-                    let ok = verdicts.next().unwrap_or(false);
-                    self.finish(p, ok)
-                })
-            })
-            .collect()
+        prepared.into_iter().map(|r| r.and_then(|(p, _, ok)| self.finish(p, ok))).collect()
     }
 
     fn prepare<'a, A: KeptFiles>(&self, input: &VersionInput<'a>) -> Result<Prepared<'a, A>, VerifyError> {
