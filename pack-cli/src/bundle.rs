@@ -288,10 +288,7 @@ pub fn write_tar(files: &Files, gzip: bool) -> CliResult<Vec<u8>> {
     if !gzip {
         return Ok(tar);
     }
-    use std::io::Write as _;
-    let mut gz = flate2::GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), flate2::Compression::best());
-    gz.write_all(&tar).map_err(|e| fail("gzip", &e))?;
-    gz.finish().map_err(|e| fail("gzip", &e))
+    Ok(pack_verify::tarball::gzip(&tar))
 }
 
 /// `createdAt`: `SOURCE_DATE_EPOCH` when set (reproducible bundles), else now.

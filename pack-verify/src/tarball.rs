@@ -13,7 +13,6 @@ use std::collections::hash_map::Entry as MapEntry;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::rc::Rc;
 
-use flate2::Compression;
 use tar::EntryType;
 
 use crate::error::VerifyError;
@@ -423,8 +422,7 @@ pub fn write_pack(files: &[PackFile]) -> Result<Vec<u8>, VerifyError> {
             return Err(VerifyError::DuplicateEntry { path: pair[0].path.clone() });
         }
     }
-    let gz = flate2::GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::best());
-    let mut builder = tar::Builder::new(gz);
+    let mut builder = tar::Builder::new(Vec::new());
     for file in sorted {
         let path = normalise_name(&file.path)?;
         if path != file.path || path == "." {
@@ -449,13 +447,35 @@ pub fn write_pack(files: &[PackFile]) -> Result<Vec<u8>, VerifyError> {
             .append(&header, file.data.as_slice())
             .map_err(|e| VerifyError::Io { what: path.clone(), detail: e.to_string() })?;
     }
-    let gz = builder.into_inner().map_err(|e| VerifyError::Io { what: "tarball".into(), detail: e.to_string() })?;
-    gz.finish().map_err(|e| VerifyError::Io { what: "tarball".into(), detail: e.to_string() })
+    let tar = builder.into_inner().map_err(|e| VerifyError::Io { what: "tarball".into(), detail: e.to_string() })?;
+    Ok(gzip(&tar))
+}
+
+/// The gzip header every deterministic archive starts with: deflate, no flags, mtime 0, XFL 2
+/// (maximum compression), OS 255 ("unknown", so the bytes do not depend on the building OS).
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255];
+
+/// Compresses `data` as one gzip member, deterministically: deflate level 9 by miniz_oxide, whose
+/// output depends only on the input and the level (not on the CPU, unlike SIMD-accelerated
+/// deflaters), behind [`GZIP_HEADER`]. The one gzip writer of the workspace (pack tarballs, air-gap
+/// bundles); reading goes through flate2.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let deflated = miniz_oxide::deflate::compress_to_vec(data, 9);
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    let mut out = Vec::with_capacity(GZIP_HEADER.len() + deflated.len() + 8);
+    out.extend_from_slice(&GZIP_HEADER);
+    out.extend_from_slice(&deflated);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    // ISIZE is the length modulo 2^32 (RFC 1952 §2.3.1).
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flate2::Compression;
 
     fn file(path: &str, data: &[u8]) -> PackFile {
         PackFile { path: path.to_string(), data: data.to_vec() }
@@ -472,6 +492,34 @@ mod tests {
         assert_eq!(names, ["pack.json", "schemas/b.json"]);
         assert_eq!(archive.pack_json(), b"{\"name\":\"x\"}");
         assert_eq!(write_pack(&files).ok(), Some(tgz), "deterministic");
+    }
+
+    /// The bytes `write_pack` produced for these files before the gzip writer moved off flate2
+    /// (flate2 1.1 on miniz_oxide, 2026-11-26), and so the bytes every `pack build` of them must
+    /// keep producing on any machine: a new compressor or level would change every rebuilt
+    /// pack's integrity.
+    #[test]
+    fn the_deterministic_writer_keeps_its_bytes() {
+        let text: String = (0..400).map(|i| format!("line {i}: {}\n", "node".repeat(i % 7))).collect();
+        let noise: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let files = vec![
+            file("pack.json", br#"{"name":"vendor.acme.golden","version":"1.0.0"}"#),
+            file("nodes/a.md", text.as_bytes()),
+            file("bin/noise", &noise),
+        ];
+        let tgz = write_pack(&files).expect("writes");
+        assert_eq!(tgz.len(), 2540);
+        assert_eq!(
+            crate::integrity::Integrity::of(&tgz).hex(),
+            "872dad9aeb6909b27c5e8ca324d1b9462b19367cce13948ef7ae52909a8a3bc5"
+        );
+        // And flate2's reader agrees with the trailer (CRC-32 and length).
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&tgz[..]).read_to_end(&mut plain).expect("valid gzip");
+        assert_eq!(
+            u32::try_from(plain.len()).ok(),
+            Some(u32::from_le_bytes([tgz[2536], tgz[2537], tgz[2538], tgz[2539]]))
+        );
     }
 
     #[test]
