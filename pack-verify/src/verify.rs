@@ -95,7 +95,7 @@ impl KeptFiles for PackArchive {
 }
 
 /// Only the exact bytes of `pack.json`: what a verdict on many versions keeps, so that a
-/// registry's unpacked files are not all held until its one batch equation has run.
+/// registry's unpacked files are not all held until the batch equation has run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackJsonOnly(Vec<u8>);
 
