@@ -1,7 +1,7 @@
 //! Verifying the whole reference registry, three ways:
 //!
-//! - `verify_all`: [`Verifier::verify_all`] over every version (preparation on all cores, one
-//!   batched signature equation);
+//! - `verify_all`: [`Verifier::verify_all`] over every version (preparation on all cores, then
+//!   one batched signature equation per worker over the versions it prepared);
 //! - `verify_loop`: the straightforward peer, one [`Verifier::verify`] per version on one thread;
 //! - `ed25519_verify_strict`: only the signature checks, `verify_strict` per (message, signature,
 //!   key) triple of the same versions: the crypto floor of the one-at-a-time path.
