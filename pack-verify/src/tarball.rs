@@ -457,8 +457,8 @@ const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255];
 
 /// Compresses `data` as one gzip member, deterministically: deflate level 9 by miniz_oxide, whose
 /// output depends only on the input and the level (not on the CPU, unlike SIMD-accelerated
-/// deflaters), behind [`GZIP_HEADER`]. The one gzip writer of the workspace (pack tarballs, air-gap
-/// bundles); reading goes through flate2.
+/// deflaters), behind a fixed header (mtime 0, XFL 2, OS 255). The one gzip writer of the workspace
+/// (pack tarballs, air-gap bundles); reading goes through flate2.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     let deflated = miniz_oxide::deflate::compress_to_vec(data, 9);
     let mut crc = flate2::Crc::new();
