@@ -203,29 +203,42 @@ impl<R: BufRead> Layer<R> {
     }
 }
 
-impl<R: Read> Read for DecompressedSide<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+impl<R: Read> BufRead for DecompressedSide<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.pos == self.filled {
-            // A read as large as the buffer gains nothing from it.
-            if out.len() >= self.buf.len() {
-                return self.decode(out);
-            }
             let mut buf = std::mem::take(&mut self.buf);
             let decoded = self.decode(&mut buf);
             self.buf = buf;
-            self.pos = 0;
+            // Only a successful decode replaces the buffered bytes: after an error nothing stale
+            // is handed out again.
             self.filled = decoded?;
+            self.pos = 0;
         }
-        let n = out.len().min(self.filled - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
+        Ok(&self.buf[self.pos..self.filled])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.filled);
+    }
+}
+
+impl<R: Read> Read for DecompressedSide<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        // A read as large as the buffer gains nothing from it.
+        if self.pos == self.filled && out.len() >= self.buf.len() {
+            return self.decode(out);
+        }
+        let available = self.fill_buf()?;
+        let n = out.len().min(available.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
         Ok(n)
     }
 }
 
-/// Forward "seeks" only, by reading and discarding through [`Read::read`] (so the limits still
-/// count every byte). It exists for `tar`'s skip to the next header, which on a plain reader
-/// zeroes a 32 KiB buffer for every entry, padding or none: about a sixth of reading a pack.
+/// Forward "seeks" only, by consuming decoded bytes (so the limits still count every byte). It
+/// exists for `tar`'s skip to the next header, which on a plain reader zeroes a 32 KiB buffer for
+/// every entry, padding or none: about a sixth of reading a pack.
 impl<R: Read> Seek for DecompressedSide<R> {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         let SeekFrom::Current(forward) = pos else {
@@ -233,14 +246,13 @@ impl<R: Read> Seek for DecompressedSide<R> {
         };
         let mut left = u64::try_from(forward)
             .map_err(|_| io::Error::new(io::ErrorKind::Unsupported, "a tar stream only skips forward"))?;
-        // A header's padding is under 512 bytes; anything longer takes a few more reads.
-        let mut buf = [0u8; 512];
         while left > 0 {
-            let want = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
-            let n = self.read(&mut buf[..want])?;
-            if n == 0 {
+            let available = self.fill_buf()?.len();
+            if available == 0 {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected EOF during skip"));
             }
+            let n = usize::try_from(left).map_or(available, |l| l.min(available));
+            self.consume(n);
             left -= n as u64;
         }
         // The position `tar` has reached: decoded, less what is still buffered.
@@ -631,6 +643,31 @@ mod tests {
         assert_eq!(archive.get("c.txt"), Some(&b"after"[..]));
         let under = TarLimits { max_uncompressed: tar.len() as u64 - 1, ..TarLimits::default() };
         assert_eq!(read_pack(&gz, &under).err().map(|e| e.code()), Some("tarball_too_large"));
+    }
+
+    #[test]
+    fn a_decode_error_does_not_hand_out_buffered_bytes_again() {
+        /// Four bytes, then a failure, then the end.
+        struct Flaky(u8);
+        impl Read for Flaky {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                self.0 += 1;
+                match self.0 {
+                    1 => {
+                        out[..4].copy_from_slice(&[1, 2, 3, 4]);
+                        Ok(4)
+                    }
+                    2 => Err(io::Error::other("broken stream")),
+                    _ => Ok(0),
+                }
+            }
+        }
+        let state = Rc::new(RefCell::new(StreamState::default()));
+        let mut side = DecompressedSide::new(Flaky(0), 100, state, false);
+        let mut out = [0u8; 4];
+        assert_eq!(side.read(&mut out).ok(), Some(4));
+        assert!(side.read(&mut out).is_err());
+        assert_eq!(side.read(&mut out).ok(), Some(0), "the four bytes already read must not come back");
     }
 
     #[test]
