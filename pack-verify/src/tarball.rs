@@ -94,10 +94,22 @@ impl PackArchive {
 
 /// Reads a pack from the bytes of a `.tgz`.
 pub fn read_pack(tgz: &[u8], limits: &TarLimits) -> Result<PackArchive, VerifyError> {
+    read_pack_keeping(tgz, limits, &|_| true)
+}
+
+/// [`read_pack`] that keeps the data of only the files `keep` names: every entry is still read
+/// and checked by the same rules (names, types, sizes, duplicates, limits, trailing data), but
+/// the others' data is decoded and skipped rather than copied out. For a verdict that needs
+/// `pack.json` and nothing else. `pack.json` must be among the kept files.
+pub(crate) fn read_pack_keeping(
+    tgz: &[u8],
+    limits: &TarLimits,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<PackArchive, VerifyError> {
     if tgz.len() as u64 > limits.max_compressed {
         return Err(VerifyError::CompressedTooLarge { size: tgz.len() as u64, limit: limits.max_compressed });
     }
-    read_pack_from(tgz, limits)
+    pack_of(read_entries(tgz, true, limits, keep)?)
 }
 
 #[derive(Default)]
@@ -277,7 +289,10 @@ impl StreamState {
 
 /// Reads a pack from any byte stream holding a `.tgz`, without seeking.
 pub fn read_pack_from<R: Read>(reader: R, limits: &TarLimits) -> Result<PackArchive, VerifyError> {
-    let files = read_entries(reader, true, limits)?;
+    pack_of(read_entries(reader, true, limits, &|_| true)?)
+}
+
+fn pack_of(files: Vec<PackFile>) -> Result<PackArchive, VerifyError> {
     let manifest = files.iter().position(|f| f.path == PACK_JSON).ok_or(VerifyError::ManifestMissing)?;
     Ok(PackArchive { files, manifest })
 }
@@ -291,11 +306,17 @@ pub fn read_archive(bytes: &[u8], limits: &TarLimits) -> Result<Vec<PackFile>, V
     if bytes.len() as u64 > limits.max_compressed {
         return Err(VerifyError::CompressedTooLarge { size: bytes.len() as u64, limit: limits.max_compressed });
     }
-    read_entries(bytes, bytes.starts_with(&[0x1f, 0x8b]), limits)
+    read_entries(bytes, bytes.starts_with(&[0x1f, 0x8b]), limits, &|_| true)
 }
 
-/// The one entry loop behind [`read_pack_from`] and [`read_archive`].
-fn read_entries<R: Read>(reader: R, gzip: bool, limits: &TarLimits) -> Result<Vec<PackFile>, VerifyError> {
+/// The one entry loop behind [`read_pack_from`], [`read_pack_keeping`] and [`read_archive`]. The
+/// data of files `keep` does not name is skipped (still decoded and counted), not returned.
+fn read_entries<R: Read>(
+    reader: R,
+    gzip: bool,
+    limits: &TarLimits,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<PackFile>, VerifyError> {
     let state = Rc::new(RefCell::new(StreamState::default()));
     let compressed =
         BufReader::new(CompressedSide { inner: reader, limit: limits.max_compressed, state: state.clone() });
@@ -368,6 +389,10 @@ fn read_entries<R: Read>(reader: R, gzip: bool, limits: &TarLimits) -> Result<Ve
             MapEntry::Vacant(v) => {
                 v.insert(path.clone());
             }
+        }
+        if !keep(&path) {
+            // `tar` skips the unread data on the next entry, through the forward seek above.
+            continue;
         }
         let mut data = Vec::with_capacity(size.min(1 << 20) as usize);
         entry.read_to_end(&mut data).map_err(|e| fail(&e))?;
@@ -643,6 +668,67 @@ mod tests {
         assert_eq!(archive.get("c.txt"), Some(&b"after"[..]));
         let under = TarLimits { max_uncompressed: tar.len() as u64 - 1, ..TarLimits::default() };
         assert_eq!(read_pack(&gz, &under).err().map(|e| e.code()), Some("tarball_too_large"));
+    }
+
+    #[test]
+    fn keeping_only_some_files_checks_every_entry_alike() {
+        let gz = |entries: &[(&str, EntryType, &[u8])]| {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), Compression::fast());
+            io::Write::write_all(&mut enc, &plain_tar(entries)).expect("compresses");
+            enc.finish().expect("finishes")
+        };
+        let only_manifest = |path: &str| path == PACK_JSON;
+        let big = vec![9u8; DECODE_CHUNK * 2 + 5];
+        let good = gz(&[
+            ("a.bin", EntryType::Regular, &big),
+            ("pack.json", EntryType::Regular, b"{\"name\":\"x\"}"),
+            ("z.txt", EntryType::Regular, b"after"),
+        ]);
+        let kept = read_pack_keeping(&good, &TarLimits::default(), &only_manifest).expect("reads");
+        assert_eq!(kept.files().iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["pack.json"]);
+        assert_eq!(kept.pack_json(), b"{\"name\":\"x\"}");
+        // Whatever the whole reader refuses, the partial one refuses with the same code, even
+        // when the offending entry is one whose data it skips.
+        let tar_len = plain_tar(&[
+            ("a.bin", EntryType::Regular, &big),
+            ("pack.json", EntryType::Regular, b"{\"name\":\"x\"}"),
+            ("z.txt", EntryType::Regular, b"after"),
+        ])
+        .len() as u64;
+        let tight = TarLimits { max_uncompressed: tar_len - 1, ..TarLimits::default() };
+        let few = TarLimits { max_file: 1024, ..TarLimits::default() };
+        let mut trailing = good.clone();
+        trailing.extend_from_slice(b"smuggled");
+        let cases: Vec<(Vec<u8>, TarLimits)> = vec![
+            (good.clone(), tight),
+            (good.clone(), few),
+            (trailing, TarLimits::default()),
+            (gz(&[("pack.json", EntryType::Regular, b"{}"), ("x", EntryType::Symlink, b"")]), TarLimits::default()),
+            (gz(&[("pack.json", EntryType::Regular, b"{}"), ("../x", EntryType::Regular, b"1")]), TarLimits::default()),
+            (
+                gz(&[
+                    ("pack.json", EntryType::Regular, b"{}"),
+                    ("a", EntryType::Regular, b"1"),
+                    ("A", EntryType::Regular, b"2"),
+                ]),
+                TarLimits::default(),
+            ),
+            (
+                gz(&[
+                    ("pack.json", EntryType::Regular, b"{}"),
+                    ("a", EntryType::Regular, b"1"),
+                    ("a", EntryType::Regular, b"2"),
+                ]),
+                TarLimits::default(),
+            ),
+            (gz(&[("readme", EntryType::Regular, b"no manifest")]), TarLimits::default()),
+        ];
+        for (i, (tgz, limits)) in cases.iter().enumerate() {
+            let whole = read_pack(tgz, limits).err().map(|e| e.code());
+            let part = read_pack_keeping(tgz, limits, &only_manifest).err().map(|e| e.code());
+            assert!(whole.is_some(), "case {i} is refused");
+            assert_eq!(part, whole, "case {i}");
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::error::VerifyError;
 use crate::integrity::Integrity;
 use crate::manifest::{PackJson, VersionManifest};
 use crate::signature::{BatchTerm, Signature, SignatureCheck, SigningMethod, verify_batch_terms};
-use crate::tarball::{EMBEDDED_SIGNATURE, PackArchive, TarLimits, read_pack};
+use crate::tarball::{EMBEDDED_SIGNATURE, PACK_JSON, PackArchive, TarLimits, read_pack_keeping};
 use crate::trust::{TrustRoot, VersionStatement, parse_time};
 
 /// The raw bytes of one published version, exactly as fetched.
@@ -82,6 +82,10 @@ pub trait KeptFiles: Send + Sized {
     fn keep(archive: PackArchive) -> Self;
     /// The exact bytes of `pack.json` (what a `manual` signature covers).
     fn pack_json(&self) -> &[u8];
+    /// Whether this kind needs the data of the archive file at `path`; the safe reader checks
+    /// every entry but copies out only these. Must hold for `pack.json` and the embedded
+    /// signature (what verification itself compares).
+    fn needs(path: &str) -> bool;
 }
 
 impl KeptFiles for PackArchive {
@@ -91,6 +95,10 @@ impl KeptFiles for PackArchive {
 
     fn pack_json(&self) -> &[u8] {
         PackArchive::pack_json(self)
+    }
+
+    fn needs(_: &str) -> bool {
+        true
     }
 }
 
@@ -106,6 +114,10 @@ impl KeptFiles for PackJsonOnly {
 
     fn pack_json(&self) -> &[u8] {
         &self.0
+    }
+
+    fn needs(path: &str) -> bool {
+        path == PACK_JSON || path == EMBEDDED_SIGNATURE
     }
 }
 
@@ -308,7 +320,7 @@ impl Verifier {
 
         let key = self.root.authorize_publisher(&signing.key_id, &manifest.name, published_at)?.key;
         let signature = Signature::from_bytes(input.signature)?;
-        let archive = read_pack(input.tarball, &self.limits)?;
+        let archive = read_pack_keeping(input.tarball, &self.limits, &A::needs)?;
         let pack_json = PackJson::parse(archive.pack_json())?;
         same_identity(&manifest.name, &manifest.version, &pack_json.name, &pack_json.version)?;
 

@@ -20,28 +20,39 @@ pub const DOC_ADVISORIES: &str = "advisories";
 pub const DOC_GENERATED_AT: &str = "index.generatedAt";
 
 /// The registry: storage plus the rules that turn rows into wire documents.
+///
+/// Cheap to clone: axum clones the state for every request, and [`Registry::viewed`] once more,
+/// so everything but the view sits behind one `Arc` (one increment per clone instead of one per
+/// field).
 #[derive(Clone, Debug)]
 pub struct Registry {
+    shared: std::sync::Arc<Shared>,
+    /// Who is looking: every pack read filters its rows through it (see [`crate::tenant`]).
+    view: crate::tenant::View,
+}
+
+/// What every view of one registry shares.
+#[derive(Clone, Debug)]
+struct Shared {
     storage: Storage,
     trust: Option<std::sync::Arc<crate::trust::RegistryTrust>>,
     /// Rendered hot documents, invalidated by every write (see [`cache`]).
     cache: std::sync::Arc<cache::Cache>,
     /// Mirror mode (see [`crate::mirror`]).
     mirror: Option<std::sync::Arc<crate::mirror::Mirror>>,
-    /// Who is looking: every pack read filters its rows through it (see [`crate::tenant`]).
-    view: crate::tenant::View,
 }
 
 impl Registry {
     /// Wraps opened storage (read-only until [`Registry::with_trust`] enables publishing).
     pub fn new(storage: Storage) -> Self {
         let cache = std::sync::Arc::new(cache::Cache::new(std::sync::Arc::clone(storage.db.changes())));
-        Self { storage, trust: None, cache, mirror: None, view: crate::tenant::View::Public }
+        let shared = Shared { storage, trust: None, cache, mirror: None };
+        Self { shared: std::sync::Arc::new(shared), view: crate::tenant::View::Public }
     }
 
     /// The same registry seen through `view` (shares storage and the cache).
     pub fn viewed(&self, view: crate::tenant::View) -> Self {
-        Self { view, ..self.clone() }
+        Self { shared: std::sync::Arc::clone(&self.shared), view }
     }
 
     /// Who this registry value serves (see [`Registry::viewed`]).
@@ -60,7 +71,7 @@ impl Registry {
         Fut: std::future::Future<Output = Result<Option<cache::Doc>, RegistryError>>,
     {
         if self.view.is_public() {
-            self.cache.get_or_render(key, render).await
+            self.shared.cache.get_or_render(key, render).await
         } else {
             Ok(render().await?.map(std::sync::Arc::new))
         }
@@ -68,34 +79,34 @@ impl Registry {
 
     /// Every version row this view sees.
     pub async fn visible_versions(&self) -> Result<Vec<VersionRow>, RegistryError> {
-        Ok(self.view.filter_rows(self.storage.db.all_versions().await?))
+        Ok(self.view.filter_rows(self.shared.storage.db.all_versions().await?))
     }
 
     /// Enables the write API with the trust the registry checks publishes against.
     pub fn with_trust(mut self, trust: impl Into<std::sync::Arc<crate::trust::RegistryTrust>>) -> Self {
-        self.trust = Some(trust.into());
+        std::sync::Arc::make_mut(&mut self.shared).trust = Some(trust.into());
         self
     }
 
     /// Enables mirror mode (pull-through on local misses, status, narrowed upstream keys).
     pub fn with_mirror(mut self, mirror: std::sync::Arc<crate::mirror::Mirror>) -> Self {
-        self.mirror = Some(mirror);
+        std::sync::Arc::make_mut(&mut self.shared).mirror = Some(mirror);
         self
     }
 
     /// The mirror configuration, in mirror mode.
     pub fn mirror(&self) -> Option<&crate::mirror::Mirror> {
-        self.mirror.as_deref()
+        self.shared.mirror.as_deref()
     }
 
     /// The trust configuration, when publishing is enabled.
     pub fn trust(&self) -> Option<&crate::trust::RegistryTrust> {
-        self.trust.as_deref()
+        self.shared.trust.as_deref()
     }
 
     /// The underlying storage.
     pub fn storage(&self) -> &Storage {
-        &self.storage
+        &self.shared.storage
     }
 
     /// The discovery document body: the stored one, or a generated default for a registry that
@@ -107,6 +118,7 @@ impl Registry {
     /// [`Registry::discovery`], rendered once per registry generation with its ETag.
     pub async fn discovery_doc(&self) -> Result<std::sync::Arc<cache::Doc>, RegistryError> {
         let doc = self
+            .shared
             .cache
             .get_or_render(cache::Key::Discovery, || async {
                 Ok(Some(cache::Doc::json(self.render_discovery().await?)))
@@ -116,12 +128,12 @@ impl Registry {
     }
 
     async fn render_discovery(&self) -> Result<String, RegistryError> {
-        if let Some(doc) = self.storage.db.document(DOC_DISCOVERY).await? {
+        if let Some(doc) = self.shared.storage.db.document(DOC_DISCOVERY).await? {
             return Ok(doc);
         }
         let options = match self.trust() {
             Some(trust) => {
-                let root = trust.root(&self.storage.db).await?;
+                let root = trust.root(&self.shared.storage.db).await?;
                 index::DiscoveryOptions {
                     url: Some(root.registry().to_string()),
                     keys: root
@@ -134,12 +146,13 @@ impl Registry {
                         .collect(),
                     write_api: true,
                     keychain: trust.bundle.has_root(),
-                    mirrored: crate::mirror::status::discovery_keys(&self.storage.db).await?,
+                    mirrored: crate::mirror::status::discovery_keys(&self.shared.storage.db).await?,
                 }
             }
             None => index::DiscoveryOptions {
                 url: None,
                 keys: self
+                    .shared
                     .storage
                     .db
                     .keys()
@@ -153,7 +166,7 @@ impl Registry {
                     .collect(),
                 write_api: false,
                 keychain: false,
-                mirrored: crate::mirror::status::discovery_keys(&self.storage.db).await?,
+                mirrored: crate::mirror::status::discovery_keys(&self.shared.storage.db).await?,
             },
         };
         Ok(index::default_discovery(&options))
@@ -169,6 +182,7 @@ impl Registry {
     /// [`Registry::advisories`], rendered once per registry generation with its ETag.
     pub async fn advisories_doc(&self) -> Result<std::sync::Arc<cache::Doc>, RegistryError> {
         let doc = self
+            .shared
             .cache
             .get_or_render(cache::Key::Advisories, || async {
                 Ok(Some(cache::Doc::json(self.render_advisories().await?)))
@@ -178,9 +192,16 @@ impl Registry {
     }
 
     async fn render_advisories(&self) -> Result<String, RegistryError> {
-        let stored: Vec<serde_json::Value> =
-            self.storage.db.advisories().await?.iter().filter_map(|body| serde_json::from_str(body).ok()).collect();
-        let doc = self.storage.db.document(DOC_ADVISORIES).await?;
+        let stored: Vec<serde_json::Value> = self
+            .shared
+            .storage
+            .db
+            .advisories()
+            .await?
+            .iter()
+            .filter_map(|body| serde_json::from_str(body).ok())
+            .collect();
+        let doc = self.shared.storage.db.document(DOC_ADVISORIES).await?;
         let mut feed: serde_json::Value = match &doc {
             Some(text) => serde_json::from_str(text).map_err(|e| RegistryError::InvalidDocument {
                 path: "/security/advisories.json".into(),
@@ -224,7 +245,7 @@ impl Registry {
 
     async fn render_registry_index(&self) -> Result<String, RegistryError> {
         let rows = self.visible_versions().await?;
-        let generated_at = self.storage.db.document(DOC_GENERATED_AT).await?;
+        let generated_at = self.shared.storage.db.document(DOC_GENERATED_AT).await?;
         index::registry_index(rows, generated_at.as_deref())
     }
 
@@ -242,7 +263,7 @@ impl Registry {
     }
 
     async fn render_pack_index(&self, name: &str) -> Result<Option<String>, RegistryError> {
-        let rows = self.view.filter_rows(self.storage.db.versions_of(name).await?);
+        let rows = self.view.filter_rows(self.shared.storage.db.versions_of(name).await?);
         if rows.is_empty() {
             return Ok(None);
         }
@@ -268,21 +289,21 @@ impl Registry {
 
     /// One version's stored row.
     pub async fn version(&self, name: &str, version: &str) -> Result<Option<VersionRow>, RegistryError> {
-        Ok(self.storage.db.version(name, version).await?.filter(|row| self.view.admits(row)))
+        Ok(self.shared.storage.db.version(name, version).await?.filter(|row| self.view.admits(row)))
     }
 
     /// A blob named by a version row.
     pub async fn blob(&self, key: &str) -> Result<Bytes, RegistryError> {
-        if let Some(body) = self.cache.blob(key) {
+        if let Some(body) = self.shared.cache.blob(key) {
             return Ok(body);
         }
-        let body = self.storage.blobs.get(key).await?;
-        self.cache.keep_blob(key, &body);
+        let body = self.shared.storage.blobs.get(key).await?;
+        self.shared.cache.keep_blob(key, &body);
         Ok(body)
     }
 
     /// A public key's PEM, byte for byte as stored.
     pub async fn key(&self, key_id: &str) -> Result<Option<String>, RegistryError> {
-        self.storage.db.key(key_id).await
+        self.shared.storage.db.key(key_id).await
     }
 }

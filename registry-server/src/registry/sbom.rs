@@ -23,7 +23,7 @@ async fn blob_sha256_hex(registry: &Registry, key: &str) -> Result<String, Regis
     {
         return Ok(hex.to_string());
     }
-    let bytes = registry.storage.blobs.get(key).await?;
+    let bytes = registry.storage().blobs.get(key).await?;
     Ok(pack_verify::integrity::Integrity::of(&bytes).hex())
 }
 
