@@ -98,10 +98,11 @@ pub fn read_pack(tgz: &[u8], limits: &TarLimits) -> Result<PackArchive, VerifyEr
 }
 
 /// [`read_pack`] that keeps the data of only the files `keep` names: every entry is still read
-/// and checked by the same rules (names, types, sizes, duplicates, limits, trailing data), but
-/// the others' data is decoded and skipped rather than copied out. For a verdict that needs
-/// `pack.json` and nothing else. `pack.json` must be among the kept files.
-pub(crate) fn read_pack_keeping(
+/// and checked by the same rules (names, types, sizes, duplicates, limits, trailing data), so
+/// it accepts and refuses exactly what [`read_pack`] does (the `tar_reader` fuzz target checks
+/// this), but the others' data is decoded and skipped rather than copied out. For a verdict
+/// that needs `pack.json` and little else; `pack.json` must be among the kept files.
+pub fn read_pack_keeping(
     tgz: &[u8],
     limits: &TarLimits,
     keep: &dyn Fn(&str) -> bool,

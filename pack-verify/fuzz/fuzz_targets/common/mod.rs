@@ -18,11 +18,23 @@ pub fn small_limits() -> TarLimits {
 }
 
 /// Reads `tgz` under [`small_limits`] and, when it is accepted, checks what the reader promises.
+/// The reader that keeps only `pack.json` must reach the same verdict: the same error code, or
+/// the same `pack.json` bytes and nothing else.
 pub fn read_and_check(tgz: &[u8]) {
     let limits = small_limits();
-    match pack_verify::tarball::read_pack(tgz, &limits) {
-        Ok(archive) => check_archive(&archive, &limits),
-        Err(e) => check_error(&e),
+    let whole = pack_verify::tarball::read_pack(tgz, &limits);
+    match &whole {
+        Ok(archive) => check_archive(archive, &limits),
+        Err(e) => check_error(e),
+    }
+    let kept = pack_verify::tarball::read_pack_keeping(tgz, &limits, &|path| path == PACK_JSON);
+    match (&whole, &kept) {
+        (Ok(archive), Ok(part)) => {
+            assert_eq!(part.pack_json(), archive.pack_json(), "the partial reader's pack.json differs");
+            assert_eq!(part.files().len(), 1, "the partial reader kept more than pack.json");
+        }
+        (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "the partial reader refuses differently"),
+        _ => panic!("the partial reader disagrees: {:?} vs {:?}", whole.is_ok(), kept.is_ok()),
     }
 }
 
