@@ -156,12 +156,18 @@ impl<R: BufRead> BufRead for CompressedSide<R> {
 
 impl<R: BufRead> Read for CompressedSide<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = out.len().min(available.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, out)
     }
+}
+
+/// `Read::read` for a reader whose `BufRead` side does the work: copies what is buffered (after
+/// filling, if nothing is) and consumes it. Both sides of the decoder read this way.
+fn read_buffered(reader: &mut impl BufRead, out: &mut [u8]) -> io::Result<usize> {
+    let available = reader.fill_buf()?;
+    let n = out.len().min(available.len());
+    out[..n].copy_from_slice(&available[..n]);
+    reader.consume(n);
+    Ok(n)
 }
 
 /// Sits between the gzip decoder and the tar parser: counts decompressed bytes against the
@@ -292,11 +298,7 @@ impl<R: Read> Read for DecompressedSide<R> {
         if self.pos == self.filled && out.len() >= self.buf.0.len() {
             return self.decode(out);
         }
-        let available = self.fill_buf()?;
-        let n = out.len().min(available.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, out)
     }
 }
 
