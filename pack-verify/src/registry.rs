@@ -59,13 +59,34 @@ impl RegistrySource for DirSource {
 /// pack tarballs, of the fixture registry.
 const READ_GUESS: usize = 64 * 1024;
 
-/// Reads a whole file without asking its size first. `std::fs::read` sizes its buffer with a
-/// `statx` call; a registry walk reads about 850 small files, and that call was a fifth of its
-/// file system calls. Reading into a generous buffer until end of file gives the same bytes.
+/// The largest file either source reads (a registry document, signature or tarball). Tarballs
+/// stop at 10 MB and the index of a 100,000-pack registry is about 20 MB; a hostile or broken
+/// tree holding something larger is refused instead of being read into memory.
+pub const MAX_DOCUMENT: u64 = 64 * 1024 * 1024;
+
+/// Reads a whole file, at most [`MAX_DOCUMENT`] bytes of it. One `open`, then reads until end of
+/// file: `std::fs::read` and `File::read_to_end` size their buffer first with a `statx` and an
+/// `lseek`, two of every five system calls of a registry walk of small files.
 fn read_whole(path: &Path) -> std::io::Result<Vec<u8>> {
+    read_document(std::fs::File::open(path)?)
+}
+
+/// Reads `reader` to its end into a buffer of [`READ_GUESS`] to start with, refusing more than
+/// [`MAX_DOCUMENT`] bytes. Reading through `take` also keeps `File`'s sizing calls away.
+pub fn read_document(reader: impl std::io::Read) -> std::io::Result<Vec<u8>> {
+    read_at_most(reader, MAX_DOCUMENT)
+}
+
+fn read_at_most(reader: impl std::io::Read, limit: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
     let mut bytes = Vec::with_capacity(READ_GUESS);
-    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    reader.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than {limit} bytes, the most a registry file may hold"),
+        ));
+    }
     Ok(bytes)
 }
 
@@ -354,4 +375,35 @@ fn failure(name: &str, version: &str, e: &VerifyError) -> VersionResult {
 /// Reads a file into memory with a readable error.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, VerifyError> {
     read_whole(path).map_err(|e| VerifyError::Io { what: path.display().to_string(), detail: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_read_whole_up_to_the_limit_and_refused_above_it() {
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(READ_GUESS + 10).collect();
+        assert_eq!(read_at_most(&bytes[..], bytes.len() as u64).expect("at the limit"), bytes);
+        let err = read_at_most(&bytes[..], bytes.len() as u64 - 1).expect_err("one byte over");
+        assert_eq!(err.kind(), std::io::ErrorKind::FileTooLarge);
+        assert!(err.to_string().contains(&format!("larger than {} bytes", bytes.len() - 1)), "{err}");
+        assert_eq!(read_at_most(&b""[..], 0).expect("empty"), b"");
+    }
+
+    #[test]
+    fn a_directory_source_reads_files_whole_and_tells_missing_from_broken() {
+        let dir = std::env::temp_dir().join(format!("pack-verify-dirsource-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("v1")).expect("temp dir");
+        let big: Vec<u8> = (0..=255u8).cycle().take(3 * READ_GUESS + 7).collect();
+        std::fs::write(dir.join("v1/big.tgz"), &big).expect("write");
+        let source = DirSource::new(&dir);
+        assert_eq!(source.fetch("/v1/big.tgz").expect("read"), Some(big));
+        assert_eq!(source.fetch("/v1/missing.json").expect("missing is not an error"), None);
+        assert!(source.fetch("/v1/../v1/big.tgz").is_err());
+        // A directory where a file should be is an error naming the path, not "missing".
+        let err = source.fetch("/v1").expect_err("a directory");
+        assert!(err.to_string().contains("v1"), "{err}");
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
 }

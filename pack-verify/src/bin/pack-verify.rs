@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pack_verify::registry::{DirSource, RegistryCheck, RegistryReport, RegistrySource, read_file, verify_registry};
+use pack_verify::registry::{
+    DirSource, RegistryCheck, RegistryReport, RegistrySource, read_document, read_file, verify_registry,
+};
 use pack_verify::trust::{ExpiryPolicy, SystemClock, TrustState};
 use pack_verify::{TrustBundle, Verifier, VerifyError, VersionInput};
 use serde_json::json;
@@ -98,7 +100,7 @@ impl RegistrySource for HttpSource {
         if !resp.status().is_success() {
             return Err(io(format!("HTTP {}", resp.status())));
         }
-        resp.bytes().map(|b| Some(b.to_vec())).map_err(|e| io(e.to_string()))
+        read_document(resp).map(Some).map_err(|e| io(e.to_string()))
     }
 
     fn describe(&self) -> String {
