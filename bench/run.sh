@@ -3,11 +3,14 @@
 #
 #   OPENWOP_FIXTURES=/work/shared/fixtures bench/run.sh [SECTION...]
 #
-# Sections (default: all): http publish rss verify install resolve.
+# Sections (default: all): http publish rss verify batch install resolve.
 #   http     wrk: hot metadata GETs and a ~20 KB tarball GET, registry-server (SQLite + local
 #            directory, imported fixture registry) vs nginx serving `registry-server export`
 #            of the same data, back to back; prints requests/s and the ratio ours/nginx.
 #   verify   hyperfine: `pack-verify registry <fixture tree>` in a cold process.
+#   batch    `cargo bench -p pack-verify --bench verify_registry` (criterion, in process): the
+#            verifier's `check_all` against `ed25519_dalek::verify_batch` over the same 241
+#            signatures, this machine's batch-verification limit.
 #   install  hyperfine: `pack install` of every fixture pack, cold cache vs warm cache, against
 #            nginx serving the fixture tree, plus the raw download (curl) of the same tarballs
 #            and `tar -xzf` of each pack's newest tarball (the file-creation floor).
@@ -20,6 +23,9 @@
 #            synthetic signed versions published into it, under wrk on /v1/index.json (cold
 #            cache, 32 connections) and after every pack index was requested.
 #   resolve  `cargo bench -p pack-cli --bench resolve` (criterion, synthetic 10,000-pack graph).
+#
+# The run ends with a summary table: one row per target of docs/performance.md, with our figure,
+# the peer measured in the same run, the ratio and the target.
 #
 # Nothing here fails on a timing: a missing tool skips its section loudly, results are printed.
 #
@@ -63,7 +69,7 @@ else
 fi
 REPEAT="${BENCH_REPEAT:-1}"
 BASELINE_BIN="${BENCH_BASELINE_BIN:-}"
-if [[ $# -gt 0 ]]; then SECTIONS=("$@"); else SECTIONS=(http publish rss verify install resolve); fi
+if [[ $# -gt 0 ]]; then SECTIONS=("$@"); else SECTIONS=(http publish rss verify batch install resolve); fi
 want() { [[ " ${SECTIONS[*]} " == *" $1 "* ]]; }
 
 if [[ -z "${OPENWOP_FIXTURES:-}" || ! -f "$OPENWOP_FIXTURES/openwop-registry/v1/index.json" ]]; then
@@ -122,6 +128,43 @@ wait_http() {
     for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done
     echo "not ready: $1" >&2
     return 1
+}
+
+# The summary: one row per measure (what, ours, peer, ratio, target, verdict), printed at the end.
+SUMMARY="$WORK/summary.tsv"
+: >"$SUMMARY"
+result() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$SUMMARY"; }
+# "met" when value >= target (or <= with `at_most`), "below target" / "above target" otherwise.
+verdict() { # value target [at_most]
+    if [[ "${3:-}" == at_most ]]; then
+        awk -v v="$1" -v t="$2" 'BEGIN {print (v <= t ? "met" : "above target")}'
+    else
+        awk -v v="$1" -v t="$2" 'BEGIN {print (v >= t ? "met" : "below target")}'
+    fi
+}
+median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+# Mean seconds of the named command in a `hyperfine --export-json` file.
+hyperfine_mean() { # json name
+    python3 - "$1" "$2" <<'EOF'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    if r["command"] == sys.argv[2]:
+        print(r["mean"])
+EOF
+}
+# The middle estimate of a criterion "time: [lo mid hi]" line for benchmark $2, in milliseconds.
+criterion_ms() { # output-file bench-id
+    awk -v id="$2" '
+        index($0, id) == 1 || (prev == id && /time:/) {
+            if (match($0, /time: +\[[^]]*\]/)) {
+                split(substr($0, RSTART, RLENGTH), f, /[][ ]+/)
+                # f: "time:" lo unit mid unit hi unit
+                v = f[4]; u = f[5]
+                if (u == "s") v *= 1000; else if (u == "µs" || u == "us") v /= 1000; else if (u == "ns") v /= 1e6
+                print v; exit
+            }
+        }
+        { if ($0 ~ /^[A-Za-z_\/0-9]+$/) prev = $0 }' < <(tr '\r' '\n' <"$1")
 }
 
 # --- data: import, export, serve --------------------------------------------------------------
@@ -227,13 +270,13 @@ if want http; then
             if ! cmp -s <(curl -fsS "$OURS$path") <(curl -fsS "$PEER$path"); then
                 echo "   note: bodies differ for $path" >&2
             fi
-            ratios=()
+            ratios=() ours_rps=() peer_rps=()
             for _ in $(seq 1 "$REPEAT"); do
                 a="$(rps "$OURS$path")"
                 if [[ -n "$BASELINE_BIN" ]]; then c="$(rps "$BASELINE$path")"; fi
                 b="$(rps "$PEER$path")"
                 r="$(echo "$a / $b" | bc -l)"
-                ratios+=("$r")
+                ratios+=("$r") ours_rps+=("$a") peer_rps+=("$b")
                 if [[ -n "$BASELINE_BIN" ]]; then
                     printf '%-58s %12.0f %12.0f %12.0f %7.2fx %7.2fx\n' "$path" "$a" "$c" "$b" "$r" "$(echo "$c / $b" | bc -l)"
                 else
@@ -245,6 +288,11 @@ if want http; then
                     "$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}')" \
                     "$(cut -d' ' -f1 /proc/loadavg)"
             fi
+            r="$(printf '%s\n' "${ratios[@]}" | median)"
+            if [[ "$path" == "/$TGZ_PATH" ]]; then target=0.8; what="GET tarball ($(stat -c %s "$TREE/$TGZ_PATH") B)"; else target=1.0; what="GET $path"; fi
+            result "$what" "$(printf '%s\n' "${ours_rps[@]}" | median | xargs printf '%.0f req/s')" \
+                "nginx $(printf '%s\n' "${peer_rps[@]}" | median | xargs printf '%.0f req/s')" \
+                "$(printf '%.2fx' "$r")" ">= ${target}x" "$(verdict "$r" "$target")"
         done
         echo "   tarball size: $(stat -c %s "$TREE/$TGZ_PATH") bytes; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
     fi
@@ -254,7 +302,14 @@ fi
 if want publish; then
     echo
     echo "== publish: cargo bench -p registry-server --bench publish (load $(cut -d' ' -f1 /proc/loadavg))"
-    (cd "$REPO" && cargo bench -q -p registry-server --bench publish 2>&1) | grep -E "^publish/" | sed 's/^/   /' || true
+    (cd "$REPO" && cargo bench -q -p registry-server --bench publish 2>&1) | grep -E "^publish/" >"$WORK/publish.txt" || true
+    sed 's/^/   /' "$WORK/publish.txt"
+    publish_rate() { awk -v b="$1" 'index($0, "publish/" b ":") == 1 {for (i = 1; i < NF; i++) if ($(i + 1) == "publishes/s") print $i}' "$WORK/publish.txt"; }
+    sqlite_rate="$(publish_rate SqliteFs)"
+    if [[ -n "$sqlite_rate" ]]; then
+        result "publish, SQLite + directory" "$sqlite_rate/s" "-" "-" ">= 500/s" "$(verdict "$sqlite_rate" 500)"
+    fi
+    pg_rate="$(publish_rate PostgresS3)"
     # The PostgreSQL + S3 row's peer: the S3 server's own PUT rate, with the same 16 clients and
     # no registry in front. A publish stores four blobs (tarball, signature, statement, SBOM), so
     # this rate / 4 is the publish rate that server allows at best.
@@ -271,11 +326,20 @@ if want publish; then
                 echo "   (some PUTs to the S3 server failed: the rate below is not a ceiling)"
             fi
             secs=$(echo "$(date +%s.%N) - $start" | bc -l)
+            s3_ceiling="$(echo "500 / $secs" | bc -l)"
             printf '   S3 server alone (curl, 2000 PUTs of 4 KiB, 16 at a time): %.0f PUT/s = %.0f publishes/s at 4 blobs each\n' \
-                "$(echo "2000 / $secs" | bc -l)" "$(echo "500 / $secs" | bc -l)"
+                "$(echo "2000 / $secs" | bc -l)" "$s3_ceiling"
         else
             echo "   (could not create a bucket at $OPENWOP_TEST_S3_ENDPOINT for the S3 ceiling)"
         fi
+    fi
+    if [[ -n "$pg_rate" ]]; then
+        if [[ -n "${s3_ceiling:-}" ]]; then
+            peer="$(printf 'S3 alone allows %.0f/s' "$s3_ceiling")" ratio="$(printf '%.2fx' "$(echo "$pg_rate / $s3_ceiling" | bc -l)")"
+        else
+            peer="-" ratio="-"
+        fi
+        result "publish, PostgreSQL + S3" "$pg_rate/s" "$peer" "$ratio" ">= 100/s" "$(verdict "$pg_rate" 100)"
     fi
 fi
 
@@ -308,6 +372,12 @@ if want rss; then
     kill -INT "$server_pid" 2>/dev/null || true
     wait "$rss_pid" 2>/dev/null || true
     grep -E "Maximum resident set size" "$WORK/rss.txt" | sed 's/^\s*/   peak: /'
+    peak_kib="$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/rss.txt")"
+    if [[ -n "$peak_kib" ]]; then
+        peak_mb="$(echo "$peak_kib / 1024" | bc -l)"
+        result "server RSS, $VERSIONS versions (peak)" "$(printf '%.1f MB' "$peak_mb")" "-" "-" "<= 100 MB" \
+            "$(verdict "$peak_mb" 100 at_most)"
+    fi
 fi
 
 # --- verify -----------------------------------------------------------------------------------
@@ -325,8 +395,39 @@ if want verify; then
         else
             echo "   (node missing: the naive peer is skipped)"
         fi
-        hyperfine -N --warmup 3 --runs 20 --export-markdown "$WORK/verify.md" "${peers[@]}" 2>&1 \
+        hyperfine -N --warmup 3 --runs 20 --export-json "$WORK/verify.json" "${peers[@]}" 2>&1 \
             | grep -v '^\s*$' | sed 's/^/   /'
+        cold="$(hyperfine_mean "$WORK/verify.json" "pack-verify (all cores)")"
+        naive="$(hyperfine_mean "$WORK/verify.json" "naive verifier (node)")"
+        if [[ -n "$cold" && -n "$naive" ]]; then
+            r="$(echo "$naive / $cold" | bc -l)"
+            result "verify the fixture registry, cold" "$(printf '%.1f ms' "$(echo "$cold * 1000" | bc -l)")" \
+                "$(printf 'Node %.1f ms' "$(echo "$naive * 1000" | bc -l)")" "$(printf '%.2fx' "$r")" ">= 15x" "$(verdict "$r" 15)"
+        fi
+    fi
+fi
+
+# --- batch ------------------------------------------------------------------------------------
+if want batch; then
+    echo
+    echo "== batch: cargo bench -p pack-verify --bench verify_registry, check_all vs ed25519 verify_batch (load $(cut -d' ' -f1 /proc/loadavg))"
+    (cd "$REPO" && OPENWOP_FIXTURES="$OPENWOP_FIXTURES" cargo bench -q -p pack-verify --bench verify_registry -- \
+        --warm-up-time 1 --measurement-time 5 'verify_registry/(check_all|ed25519_verify_batch)$' 2>&1) >"$WORK/batch.txt" || true
+    # The ids and their times (not criterion's "change" against an earlier run, in per cent).
+    tr '\r' '\n' <"$WORK/batch.txt" | grep -E "time:|^verify_registry/" | grep -v '%' | tr -s ' ' | sed 's/^/   /' || true
+    ours_ms="$(criterion_ms "$WORK/batch.txt" verify_registry/check_all)"
+    limit_ms="$(criterion_ms "$WORK/batch.txt" verify_registry/ed25519_verify_batch)"
+    if [[ -n "$ours_ms" && -n "$limit_ms" ]]; then
+        r="$(echo "$ours_ms / $limit_ms" | bc -l)"
+        result "verify in process vs batch limit" "$(printf '%.2f ms' "$ours_ms")" "$(printf 'verify_batch %.2f ms' "$limit_ms")" \
+            "$(printf '%.2fx' "$r")" "<= 2x" "$(verdict "$r" 2 at_most)"
+        if [[ -n "${cold:-}" ]]; then
+            r="$(echo "$cold * 1000 / $limit_ms" | bc -l)"
+            result "verify cold vs batch limit" "$(printf '%.1f ms' "$(echo "$cold * 1000" | bc -l)")" \
+                "$(printf 'verify_batch %.2f ms' "$limit_ms")" "$(printf '%.2fx' "$r")" "<= 2x" "$(verdict "$r" 2 at_most)"
+        fi
+    else
+        echo "   (no criterion figures: OPENWOP_FIXTURES unset for the bench, or it failed; see above)"
     fi
 fi
 
@@ -374,14 +475,15 @@ EOF
             head -c 600 "$WORK/install.json" "$WORK/install.err" >&2 || true
         fi
         hyperfine -N --runs 5 --prepare "rm -rf $WORK/consumer/cache $WORK/consumer/host $WORK/consumer/pack-lock.json" \
-            -n cold "$install_cmd" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
+            --export-json "$WORK/install-cold.json" -n cold "$install_cmd" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
         hyperfine -N --runs 10 --prepare "rm -rf $WORK/consumer/host" \
-            -n warm "$install_cmd" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
+            --export-json "$WORK/install-warm.json" -n warm "$install_cmd" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
         # The raw cost: download every .tgz/.sig/manifest the install needs, then verify them.
         (cd "$TREE" && find v1/packs -name '*.tgz' -o -name '*.sig' | sed "s|^|$BASE/|") >"$WORK/urls.txt"
-        hyperfine -N --runs 5 -n "raw download (curl, $(wc -l <"$WORK/urls.txt") files, 1 connection)" \
+        hyperfine -N --runs 5 --export-json "$WORK/install-raw.json" -n raw \
             "curl -fsS -o /dev/null --parallel-max 1 $(tr '\n' ' ' <"$WORK/urls.txt" | head -c 2000000)" 2>&1 \
-            | grep -v '^\s*$' | sed 's/^/   /' || true
+            | grep -v '^\s*$' | sed "s/raw/raw download (curl, $(wc -l <"$WORK/urls.txt") files, 1 connection)/" \
+            | sed 's/^/   /' || true
         # The file-creation floor under an install: the newest tarball of each of the same packs
         # extracted with tar, one after another (no download, no verification). On a file system
         # where creating a file is slow, this, not the download, is the cost to compare with.
@@ -395,8 +497,18 @@ done <"$3"
 EOF
         hyperfine -N --runs 5 --prepare "rm -rf $WORK/extract" \
             -n "tar -xzf of the $N packs' newest tarballs, one after another" \
-            "bash $WORK/extract.sh $WORK/extract $TREE $WORK/specs.txt" 2>&1 \
+            --export-json "$WORK/install-tar.json" "bash $WORK/extract.sh $WORK/extract $TREE $WORK/specs.txt" 2>&1 \
             | grep -v '^\s*$' | sed 's/^/   /' || true
+        raw="$(hyperfine_mean "$WORK/install-raw.json" raw)"
+        untar="$(hyperfine_mean "$WORK/install-tar.json" "tar -xzf of the $N packs' newest tarballs, one after another")"
+        for kind in cold warm; do
+            t="$(hyperfine_mean "$WORK/install-$kind.json" "$kind")"
+            [[ -n "$t" && -n "$raw" ]] || continue
+            peer="$(printf 'raw download %.0f ms' "$(echo "$raw * 1000" | bc -l)")"
+            [[ -n "$untar" ]] && peer+="$(printf ', tar -xzf %.0f ms' "$(echo "$untar * 1000" | bc -l)")"
+            result "install $N packs, $kind cache" "$(printf '%.0f ms' "$(echo "$t * 1000" | bc -l)")" "$peer" \
+                "$(printf '%.2fx raw' "$(echo "$t / $raw" | bc -l)")" "measured" "-"
+        done
         cd "$REPO"
     fi
 fi
@@ -407,10 +519,25 @@ if want resolve; then
         echo
         echo "== resolve: cargo bench -p pack-cli --bench resolve (load $(cut -d' ' -f1 /proc/loadavg))"
         (cd "$REPO" && cargo bench -q -p pack-cli --bench resolve -- --warm-up-time 1 --measurement-time 5 2>&1) \
-            | grep -E "time:|^resolved|^[a-z_/0-9]+$" | sed 's/^/   /' || true
+            >"$WORK/resolve.txt" || true
+        grep -E "time:|^resolved|^[a-z_/0-9]+$" "$WORK/resolve.txt" | sed 's/^/   /' || true
+        ms="$(criterion_ms "$WORK/resolve.txt" resolve/synthetic_10k_packs)"
+        if [[ -n "$ms" ]]; then
+            result "resolve 10,000-pack graph" "$(printf '%.0f ms' "$ms")" "-" "-" "<= 1000 ms" "$(verdict "$ms" 1000 at_most)"
+        fi
     else
         skip resolve "pack-cli/benches/resolve.rs is missing"
     fi
+fi
+echo
+echo "== summary: ours against the peer measured in this run (docs/performance.md has the targets)"
+if [[ -s "$SUMMARY" ]]; then
+    printf '   %-44s %-14s %-40s %-12s %-11s %s\n' measure ours peer ratio target verdict
+    while IFS=$'\t' read -r what ours peer ratio target verdict; do
+        printf '   %-44s %-14s %-40s %-12s %-11s %s\n' "$what" "$ours" "$peer" "$ratio" "$target" "$verdict"
+    done <"$SUMMARY"
+else
+    echo "   (no figures: every chosen section was skipped)"
 fi
 echo
 echo "== done ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
