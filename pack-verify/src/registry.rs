@@ -71,7 +71,7 @@ fn read_whole(path: &Path) -> std::io::Result<Vec<u8>> {
     read_document(std::fs::File::open(path)?)
 }
 
-/// Reads `reader` to its end into a buffer of [`READ_GUESS`] to start with, refusing more than
+/// Reads `reader` to its end, into a 64 KiB buffer to start with, refusing more than
 /// [`MAX_DOCUMENT`] bytes. Reading through `take` also keeps `File`'s sizing calls away.
 pub fn read_document(reader: impl std::io::Read) -> std::io::Result<Vec<u8>> {
     read_at_most(reader, MAX_DOCUMENT)
