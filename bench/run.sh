@@ -283,12 +283,10 @@ if want http; then
                     printf '%-58s %12.0f %12.0f %7.2fx\n' "$path" "$a" "$b" "$r"
                 fi
             done
-            if [[ "$REPEAT" -gt 1 ]]; then
-                printf '%-58s %12s %12s %7.2fx (median ratio, load %s)\n' "$path" "" "" \
-                    "$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}')" \
-                    "$(cut -d' ' -f1 /proc/loadavg)"
-            fi
             r="$(printf '%s\n' "${ratios[@]}" | median)"
+            if [[ "$REPEAT" -gt 1 ]]; then
+                printf '%-58s %12s %12s %7.2fx (median ratio, load %s)\n' "$path" "" "" "$r" "$(cut -d' ' -f1 /proc/loadavg)"
+            fi
             if [[ "$path" == "/$TGZ_PATH" ]]; then target=0.8; what="GET tarball ($(stat -c %s "$TREE/$TGZ_PATH") B)"; else target=1.0; what="GET $path"; fi
             result "$what" "$(printf '%s\n' "${ours_rps[@]}" | median | xargs printf '%.0f req/s')" \
                 "nginx $(printf '%s\n' "${peer_rps[@]}" | median | xargs printf '%.0f req/s')" \

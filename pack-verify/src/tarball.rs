@@ -764,22 +764,18 @@ mod tests {
         };
         let only_manifest = |path: &str| path == PACK_JSON;
         let big = vec![9u8; DECODE_CHUNK * 2 + 5];
-        let good = gz(&[
+        let entries: [(&str, EntryType, &[u8]); 3] = [
             ("a.bin", EntryType::Regular, &big),
             ("pack.json", EntryType::Regular, b"{\"name\":\"x\"}"),
             ("z.txt", EntryType::Regular, b"after"),
-        ]);
+        ];
+        let good = gz(&entries);
         let kept = read_pack_keeping(&good, &TarLimits::default(), &only_manifest).expect("reads");
         assert_eq!(kept.files().iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["pack.json"]);
         assert_eq!(kept.pack_json(), b"{\"name\":\"x\"}");
         // Whatever the whole reader refuses, the partial one refuses with the same code, even
         // when the offending entry is one whose data it skips.
-        let tar_len = plain_tar(&[
-            ("a.bin", EntryType::Regular, &big),
-            ("pack.json", EntryType::Regular, b"{\"name\":\"x\"}"),
-            ("z.txt", EntryType::Regular, b"after"),
-        ])
-        .len() as u64;
+        let tar_len = plain_tar(&entries).len() as u64;
         let tight = TarLimits { max_uncompressed: tar_len - 1, ..TarLimits::default() };
         let few = TarLimits { max_file: 1024, ..TarLimits::default() };
         let mut trailing = good.clone();

@@ -79,7 +79,7 @@ impl Registry {
 
     /// Every version row this view sees.
     pub async fn visible_versions(&self) -> Result<Vec<VersionRow>, RegistryError> {
-        Ok(self.view.filter_rows(self.shared.storage.db.all_versions().await?))
+        Ok(self.view.filter_rows(self.storage().db.all_versions().await?))
     }
 
     /// Enables the write API with the trust the registry checks publishes against.
@@ -128,12 +128,12 @@ impl Registry {
     }
 
     async fn render_discovery(&self) -> Result<String, RegistryError> {
-        if let Some(doc) = self.shared.storage.db.document(DOC_DISCOVERY).await? {
+        if let Some(doc) = self.storage().db.document(DOC_DISCOVERY).await? {
             return Ok(doc);
         }
         let options = match self.trust() {
             Some(trust) => {
-                let root = trust.root(&self.shared.storage.db).await?;
+                let root = trust.root(&self.storage().db).await?;
                 index::DiscoveryOptions {
                     url: Some(root.registry().to_string()),
                     keys: root
@@ -146,14 +146,13 @@ impl Registry {
                         .collect(),
                     write_api: true,
                     keychain: trust.bundle.has_root(),
-                    mirrored: crate::mirror::status::discovery_keys(&self.shared.storage.db).await?,
+                    mirrored: crate::mirror::status::discovery_keys(&self.storage().db).await?,
                 }
             }
             None => index::DiscoveryOptions {
                 url: None,
                 keys: self
-                    .shared
-                    .storage
+                    .storage()
                     .db
                     .keys()
                     .await?
@@ -166,7 +165,7 @@ impl Registry {
                     .collect(),
                 write_api: false,
                 keychain: false,
-                mirrored: crate::mirror::status::discovery_keys(&self.shared.storage.db).await?,
+                mirrored: crate::mirror::status::discovery_keys(&self.storage().db).await?,
             },
         };
         Ok(index::default_discovery(&options))
@@ -192,16 +191,9 @@ impl Registry {
     }
 
     async fn render_advisories(&self) -> Result<String, RegistryError> {
-        let stored: Vec<serde_json::Value> = self
-            .shared
-            .storage
-            .db
-            .advisories()
-            .await?
-            .iter()
-            .filter_map(|body| serde_json::from_str(body).ok())
-            .collect();
-        let doc = self.shared.storage.db.document(DOC_ADVISORIES).await?;
+        let stored: Vec<serde_json::Value> =
+            self.storage().db.advisories().await?.iter().filter_map(|body| serde_json::from_str(body).ok()).collect();
+        let doc = self.storage().db.document(DOC_ADVISORIES).await?;
         let mut feed: serde_json::Value = match &doc {
             Some(text) => serde_json::from_str(text).map_err(|e| RegistryError::InvalidDocument {
                 path: "/security/advisories.json".into(),
@@ -245,7 +237,7 @@ impl Registry {
 
     async fn render_registry_index(&self) -> Result<String, RegistryError> {
         let rows = self.visible_versions().await?;
-        let generated_at = self.shared.storage.db.document(DOC_GENERATED_AT).await?;
+        let generated_at = self.storage().db.document(DOC_GENERATED_AT).await?;
         index::registry_index(rows, generated_at.as_deref())
     }
 
@@ -263,7 +255,7 @@ impl Registry {
     }
 
     async fn render_pack_index(&self, name: &str) -> Result<Option<String>, RegistryError> {
-        let rows = self.view.filter_rows(self.shared.storage.db.versions_of(name).await?);
+        let rows = self.view.filter_rows(self.storage().db.versions_of(name).await?);
         if rows.is_empty() {
             return Ok(None);
         }
@@ -289,7 +281,7 @@ impl Registry {
 
     /// One version's stored row.
     pub async fn version(&self, name: &str, version: &str) -> Result<Option<VersionRow>, RegistryError> {
-        Ok(self.shared.storage.db.version(name, version).await?.filter(|row| self.view.admits(row)))
+        Ok(self.storage().db.version(name, version).await?.filter(|row| self.view.admits(row)))
     }
 
     /// A blob named by a version row.
@@ -297,13 +289,13 @@ impl Registry {
         if let Some(body) = self.shared.cache.blob(key) {
             return Ok(body);
         }
-        let body = self.shared.storage.blobs.get(key).await?;
+        let body = self.storage().blobs.get(key).await?;
         self.shared.cache.keep_blob(key, &body);
         Ok(body)
     }
 
     /// A public key's PEM, byte for byte as stored.
     pub async fn key(&self, key_id: &str) -> Result<Option<String>, RegistryError> {
-        self.shared.storage.db.key(key_id).await
+        self.storage().db.key(key_id).await
     }
 }

@@ -60,7 +60,7 @@ impl Registry {
         if row.yanked != 0 {
             return Ok(None);
         }
-        let tgz = self.shared.storage.blobs.get(&row.tarball_blob).await?;
+        let tgz = self.storage().blobs.get(&row.tarball_blob).await?;
         let (name, version, path) = (name.to_string(), version.to_string(), format!("{SCHEMA_DIR}{file}"));
         // Decompression is CPU work: keep it off the async workers.
         tokio::task::spawn_blocking(move || {
