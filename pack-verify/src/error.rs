@@ -368,6 +368,15 @@ pub enum VerifyError {
     },
 
     // ---- I/O ------------------------------------------------------------------------------
+    /// A registry file or response is larger than any registry document may be
+    /// ([`crate::registry::MAX_DOCUMENT`]); it was not read into memory.
+    #[error("{what} is larger than {limit} bytes, the most a registry file may hold")]
+    DocumentTooLarge {
+        /// The path or URL.
+        what: String,
+        /// The limit.
+        limit: u64,
+    },
     /// A file or URL could not be read.
     #[error("cannot read {what}: {detail}")]
     Io {
@@ -435,6 +444,7 @@ impl VerifyError {
             StatementInvalid { .. } => "registry_statement_invalid",
             StatementMismatch { .. } => "registry_statement_mismatch",
             Yanked { .. } => "pack_yanked",
+            DocumentTooLarge { .. } => "payload_too_large",
             Io { .. } => "io_error",
         }
     }
@@ -510,6 +520,9 @@ impl VerifyError {
                 "the registry metadata for this version is not signed as advertised; do not install it"
             }
             Yanked { .. } => "choose another version, or pin this one explicitly if you must",
+            DocumentTooLarge { .. } => {
+                "point at a registry tree or URL; a registry that serves a file this large is broken or hostile"
+            }
             Io { .. } => "check the path or URL",
         }
     }

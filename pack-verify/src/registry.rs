@@ -46,7 +46,7 @@ impl RegistrySource for DirSource {
         match read_whole(&full) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(VerifyError::Io { what: full.display().to_string(), detail: e.to_string() }),
+            Err(e) => Err(read_error(full.display().to_string(), e)),
         }
     }
 
@@ -75,6 +75,16 @@ fn read_whole(path: &Path) -> std::io::Result<Vec<u8>> {
 /// [`MAX_DOCUMENT`] bytes. Reading through `take` also keeps `File`'s sizing calls away.
 pub fn read_document(reader: impl std::io::Read) -> std::io::Result<Vec<u8>> {
     read_at_most(reader, MAX_DOCUMENT)
+}
+
+/// The error for a failed [`read_document`] of `what` (a path or URL): over the limit is
+/// `payload_too_large`, anything else `io_error`.
+pub fn read_error(what: String, e: std::io::Error) -> VerifyError {
+    if e.kind() == std::io::ErrorKind::FileTooLarge {
+        VerifyError::DocumentTooLarge { what, limit: MAX_DOCUMENT }
+    } else {
+        VerifyError::Io { what, detail: e.to_string() }
+    }
 }
 
 fn read_at_most(reader: impl std::io::Read, limit: u64) -> std::io::Result<Vec<u8>> {
@@ -374,7 +384,7 @@ fn failure(name: &str, version: &str, e: &VerifyError) -> VersionResult {
 
 /// Reads a file into memory with a readable error.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, VerifyError> {
-    read_whole(path).map_err(|e| VerifyError::Io { what: path.display().to_string(), detail: e.to_string() })
+    read_whole(path).map_err(|e| read_error(path.display().to_string(), e))
 }
 
 #[cfg(test)]
@@ -404,6 +414,14 @@ mod tests {
         // A directory where a file should be is an error naming the path, not "missing".
         let err = source.fetch("/v1").expect_err("a directory");
         assert!(err.to_string().contains("v1"), "{err}");
+        assert_eq!(err.code(), "io_error");
+        // A file over the limit (sparse: no disk used) is refused by name, with its own code.
+        let huge = std::fs::File::create(dir.join("v1/huge.json")).expect("create");
+        huge.set_len(MAX_DOCUMENT + 1).expect("extend");
+        let err = source.fetch("/v1/huge.json").expect_err("over the limit");
+        assert_eq!(err.code(), "payload_too_large");
+        assert!(err.to_string().contains("huge.json"), "{err}");
+        assert!(matches!(err, VerifyError::DocumentTooLarge { limit: MAX_DOCUMENT, .. }), "{err:?}");
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

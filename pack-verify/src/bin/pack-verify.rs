@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pack_verify::registry::{
-    DirSource, RegistryCheck, RegistryReport, RegistrySource, read_document, read_file, verify_registry,
+    DirSource, RegistryCheck, RegistryReport, RegistrySource, read_document, read_error, read_file, verify_registry,
 };
 use pack_verify::trust::{ExpiryPolicy, SystemClock, TrustState};
 use pack_verify::{TrustBundle, Verifier, VerifyError, VersionInput};
@@ -100,7 +100,7 @@ impl RegistrySource for HttpSource {
         if !resp.status().is_success() {
             return Err(io(format!("HTTP {}", resp.status())));
         }
-        read_document(resp).map(Some).map_err(|e| io(e.to_string()))
+        read_document(resp).map(Some).map_err(|e| read_error(url.clone(), e))
     }
 
     fn describe(&self) -> String {
