@@ -7,7 +7,8 @@
 #   http     wrk: hot metadata GETs and a ~20 KB tarball GET, registry-server (SQLite + local
 #            directory, imported fixture registry) vs nginx serving `registry-server export`
 #            of the same data, back to back; prints requests/s and the ratio ours/nginx.
-#   verify   hyperfine: `pack-verify registry <fixture tree>` in a cold process.
+#   verify   hyperfine: `pack-verify registry <fixture tree>` in a cold process, beside the floors
+#            of reading the same files with `cat` and of starting the process.
 #   batch    `cargo bench -p pack-verify --bench verify_registry` (criterion, in process): the
 #            verifier's `check_all` against `ed25519_dalek::verify_batch` over the same 241
 #            signatures, this machine's batch-verification limit.
@@ -388,6 +389,14 @@ if want verify; then
         echo "   verifier (bench/peers/naive-verify.mjs, Node) and pack-verify on one core (load $(cut -d' ' -f1 /proc/loadavg))"
         peers=(-n "pack-verify (all cores)" "$BIN/pack-verify registry $TREE"
             -n "pack-verify --jobs 1" "$BIN/pack-verify registry $TREE --jobs 1")
+        # The floor under any verifier of this tree: reading the files it reads (all but the SBOMs)
+        # with `cat`, in one process and in two at once (one per core here), and starting a
+        # process at all. No target: they say how much of the cold time is the kernel's.
+        find "$TREE" -type f ! -name '*.sbom.json' | sort >"$WORK/verify-files.txt"
+        nfiles="$(wc -l <"$WORK/verify-files.txt")"
+        peers+=(-n "read floor: cat, one process" "cat $(tr '\n' ' ' <"$WORK/verify-files.txt")"
+            -n "read floor: cat, two processes" "xargs -a $WORK/verify-files.txt -P 2 -n $(((nfiles + 1) / 2)) cat"
+            -n "process floor: pack-verify --version" "$BIN/pack-verify --version")
         if have node; then
             peers+=(-n "naive verifier (node)" "node $REPO/bench/peers/naive-verify.mjs $TREE")
         else
@@ -401,6 +410,12 @@ if want verify; then
             r="$(echo "$naive / $cold" | bc -l)"
             result "verify the fixture registry, cold" "$(printf '%.1f ms' "$(echo "$cold * 1000" | bc -l)")" \
                 "$(printf 'Node %.1f ms' "$(echo "$naive * 1000" | bc -l)")" "$(printf '%.2fx' "$r")" ">= 15x" "$(verdict "$r" 15)"
+        fi
+        floor="$(hyperfine_mean "$WORK/verify.json" "read floor: cat, two processes")"
+        if [[ -n "$cold" && -n "$floor" ]]; then
+            r="$(echo "$cold / $floor" | bc -l)"
+            result "verify cold vs reading its $nfiles files" "$(printf '%.1f ms' "$(echo "$cold * 1000" | bc -l)")" \
+                "$(printf '2x cat %.1f ms' "$(echo "$floor * 1000" | bc -l)")" "$(printf '%.2fx' "$r")" "-" "context"
         fi
     fi
 fi
