@@ -469,17 +469,25 @@ EOF
         export OPENWOP_PACK_CONFIG="$WORK/consumer/pack.toml" PACK_CACHE_DIR="$WORK/consumer/probe-cache"
         cd "$WORK/consumer"
         # Keep the packs that install on their own (some have only yanked versions, some need host
-        # capabilities a bare host lacks).
+        # capabilities a bare host lacks). The probes' host directories stay until the end (see
+        # the trash directory below for why nothing is deleted while installs are measured).
         OK_SPECS=()
         for spec in "${SPECS[@]}"; do
             if "$BIN/pack" --json install "$spec" --host-dir "$WORK/probe-$spec" >/dev/null 2>&1; then
                 OK_SPECS+=("$spec")
             fi
-            rm -rf "$WORK/probe-$spec" "$WORK/consumer/pack-lock.json" "$WORK/consumer/pack.lock" 2>/dev/null || true
         done
         SPECS=("${OK_SPECS[@]}")
         N="${#SPECS[@]}"
         export PACK_CACHE_DIR="$WORK/consumer/cache"
+        # Between runs the host directory and the cache are moved into a trash directory, not
+        # deleted. On ext4 without a journal (these VMs' root file system) the inode allocator
+        # skips, one by one, every inode deleted in the last 5-10 s, so an install right after
+        # `rm -rf` of the previous one spent most of its time in that scan (warm 418 ms, mostly
+        # system time, against 87 ms after a `mv`, 2026-11-27): it measured the harness's deletion.
+        TRASH="$WORK/trash"
+        mkdir -p "$TRASH"
+        aside() { printf "bash -c 'for d in %s; do [ -e \"\$d\" ] && mv \"\$d\" \"\$(mktemp -d -p %s)\"/; done; true'" "$*" "$TRASH"; }
         echo
         echo "== install: pack install of $N fixture packs (of ${#OK_SPECS[@]} installable alone), cold cache vs warm cache, from nginx (load $(cut -d' ' -f1 /proc/loadavg))"
         install_cmd="$BIN/pack --json install ${SPECS[*]} --host-dir host"
@@ -487,15 +495,52 @@ EOF
             echo "   pack install of all $N failed; first error:" >&2
             head -c 600 "$WORK/install.json" "$WORK/install.err" >&2 || true
         fi
-        hyperfine -N --runs 5 --prepare "rm -rf $WORK/consumer/cache $WORK/consumer/host $WORK/consumer/pack-lock.json" \
+        # The peer holds exactly the versions the install chose (its lockfile): a tree with those
+        # versions' manifest, tarball and signature, and pack indexes listing only them.
+        python3 - "$TREE" "$WORK/consumer/host/pack-lock.json" "$WORK/chosen" "$WORK/chosen-urls.txt" <<'EOF'
+import json, os, sys
+tree, lock, out, urls = sys.argv[1:]
+chosen = {p["name"]: p["version"] for p in json.load(open(lock))["packs"]}
+def link(rel):
+    os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
+    os.symlink(os.path.join(tree, rel), os.path.join(out, rel))
+for top in ("keys", "security"):
+    for dirpath, _, files in os.walk(os.path.join(tree, top)):
+        for f in files:
+            link(os.path.relpath(os.path.join(dirpath, f), tree))
+index = json.load(open(os.path.join(tree, "v1/index.json")))
+index["packs"] = [p for p in index["packs"] if p.get("name") in chosen]
+os.makedirs(os.path.join(out, "v1"), exist_ok=True)
+json.dump(index, open(os.path.join(out, "v1/index.json"), "w"), indent=2)
+with open(urls, "w") as u:
+    for name, version in sorted(chosen.items()):
+        pack = json.load(open(os.path.join(tree, "v1/packs", name, "index.json")))
+        pack["versions"] = [v for v in pack["versions"] if v.get("version") == version]
+        os.makedirs(os.path.join(out, "v1/packs", name, "-"))
+        json.dump(pack, open(os.path.join(out, "v1/packs", name, "index.json"), "w"), indent=2)
+        for ext in ("json", "tgz", "sig"):
+            rel = f"v1/packs/{name}/-/{version}.{ext}"
+            link(rel)
+            u.write(rel + "\n")
+EOF
+        PEER_PORT=$(free_port)
+        start_nginx "$WORK/chosen" "$PEER_PORT"
+        PEER_BASE="http://127.0.0.1:$PEER_PORT"
+        wait_http "$PEER_BASE/v1/index.json"
+        hyperfine -N --runs 5 --prepare "$(aside "$WORK/consumer/cache" "$WORK/consumer/host")" \
             --export-json "$WORK/install-cold.json" -n cold "$install_cmd" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
-        hyperfine -N --runs 10 --prepare "rm -rf $WORK/consumer/host" \
+        hyperfine -N --runs 10 --prepare "$(aside "$WORK/consumer/host")" \
             --export-json "$WORK/install-warm.json" -n warm "$install_cmd" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
-        # The raw cost: download every .tgz/.sig/manifest the install needs, then verify them.
-        (cd "$TREE" && find v1/packs -name '*.tgz' -o -name '*.sig' | sed "s|^|$BASE/|") >"$WORK/urls.txt"
+        # The raw cost of the same versions: downloading their files (curl, one connection), and
+        # downloading plus verifying them (`pack-verify registry` over HTTP: indexes, manifests,
+        # tarballs, signatures, every check an install makes, nothing written to disk).
         hyperfine -N --runs 5 --export-json "$WORK/install-raw.json" -n raw \
-            "curl -fsS -o /dev/null --parallel-max 1 $(tr '\n' ' ' <"$WORK/urls.txt" | head -c 2000000)" 2>&1 \
-            | grep -v '^\s*$' | sed "s/raw/raw download (curl, $(wc -l <"$WORK/urls.txt") files, 1 connection)/" \
+            "curl -fsS -o /dev/null --parallel-max 1 $(sed "s|^|$PEER_BASE/|" "$WORK/chosen-urls.txt" | tr '\n' ' ' | head -c 2000000)" 2>&1 \
+            | grep -v '^\s*$' | sed "s/raw/raw download (curl, $(wc -l <"$WORK/chosen-urls.txt") files, 1 connection)/" \
+            | sed 's/^/   /' || true
+        hyperfine -N --runs 10 --export-json "$WORK/install-verify.json" -n verify \
+            "$BIN/pack-verify registry $PEER_BASE --trust $TRUST" 2>&1 \
+            | grep -v '^\s*$' | sed "s/verify/download + verify (pack-verify registry over HTTP, the same $N versions)/" \
             | sed 's/^/   /' || true
         # The file-creation floor under an install: the newest tarball of each of the same packs
         # extracted with tar, one after another (no download, no verification). On a file system
@@ -508,19 +553,21 @@ while read -r name; do
     mkdir -p "$1/$name" && tar -xzf "$tgz" -C "$1/$name"
 done <"$3"
 EOF
-        hyperfine -N --runs 5 --prepare "rm -rf $WORK/extract" \
+        hyperfine -N --runs 5 --prepare "$(aside "$WORK/extract")" \
             -n "tar -xzf of the $N packs' newest tarballs, one after another" \
             --export-json "$WORK/install-tar.json" "bash $WORK/extract.sh $WORK/extract $TREE $WORK/specs.txt" 2>&1 \
             | grep -v '^\s*$' | sed 's/^/   /' || true
         raw="$(hyperfine_mean "$WORK/install-raw.json" raw)"
+        verify="$(hyperfine_mean "$WORK/install-verify.json" verify)"
         untar="$(hyperfine_mean "$WORK/install-tar.json" "tar -xzf of the $N packs' newest tarballs, one after another")"
         for kind in cold warm; do
             t="$(hyperfine_mean "$WORK/install-$kind.json" "$kind")"
-            [[ -n "$t" && -n "$raw" ]] || continue
-            peer="$(printf 'raw download %.0f ms' "$(echo "$raw * 1000" | bc -l)")"
+            [[ -n "$t" && -n "$verify" ]] || continue
+            peer="$(printf 'download + verify %.0f ms' "$(echo "$verify * 1000" | bc -l)")"
+            [[ -n "$raw" ]] && peer+="$(printf ' (download alone %.0f ms)' "$(echo "$raw * 1000" | bc -l)")"
             [[ -n "$untar" ]] && peer+="$(printf ', tar -xzf %.0f ms' "$(echo "$untar * 1000" | bc -l)")"
             result "install $N packs, $kind cache" "$(printf '%.0f ms' "$(echo "$t * 1000" | bc -l)")" "$peer" \
-                "$(printf '%.2fx raw' "$(echo "$t / $raw" | bc -l)")" "measured" "-"
+                "$(printf '%.2fx dl+verify' "$(echo "$t / $verify" | bc -l)")" "measured" "-"
         done
         cd "$REPO"
     fi

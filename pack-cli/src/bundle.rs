@@ -20,7 +20,7 @@
 //! is written. Each `registries/<i>` directory is a static mirror of its registry; the registry
 //! server's `import-bundle` re-verifies it against the pinned trust bundle before it ingests it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use pack_verify::canonical::to_canonical_pretty;
@@ -120,7 +120,7 @@ pub fn collect(config: &Config, options: &BundleOptions, created_at: &str) -> Cl
     })?;
     let registries = lockfile_registries(config, &lockfile, options.offline)?;
     let cache = Cache::new(&options.cache_dir);
-    let fetched = fetch_all(&registries, &lockfile, &cache, options.offline, options.jobs, &|_| {})?;
+    let fetched = fetch_all(&registries, &lockfile, &cache, &HashMap::new(), options.offline, options.jobs, &|_| {})?;
     // The same verification install does, before a single byte goes into the bundle.
     let items = verify_all(&registries, &lockfile, &fetched, &cache)?;
 

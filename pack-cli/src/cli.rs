@@ -433,6 +433,9 @@ pub struct LockArgs {
     /// The lockfile (default: pack-lock.json beside the manifest).
     #[arg(long)]
     pub lockfile: Option<PathBuf>,
+    /// Parallel requests for pack indexes and manifests while resolving.
+    #[arg(long, default_value_t = 8)]
+    pub jobs: usize,
     #[command(flatten)]
     pub resolve: ResolveFlags,
     #[command(flatten)]
@@ -478,7 +481,7 @@ pub struct InstallArgs {
     /// The download cache (default: $PACK_CACHE_DIR or $XDG_CACHE_HOME/openwop/packs).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Parallel downloads.
+    /// Parallel downloads (and requests for pack indexes and manifests while resolving).
     #[arg(long, default_value_t = 8)]
     pub jobs: usize,
     /// Check peerDependencies against this host's /.well-known/openwop capabilities.

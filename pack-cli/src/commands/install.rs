@@ -6,7 +6,7 @@
 //! then fetches, verifies and installs. `--locked` refuses to change the lockfile; `--frozen`
 //! also refuses the network; `--offline` never touches the network.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +18,7 @@ use crate::error::{CliError, CliResult};
 use crate::install::cache::{Cache, default_cache_dir};
 use crate::install::host;
 use crate::install::peers::HostCapabilities;
-use crate::install::pipeline::{LockOptions, check_peers, fetch_all, lock, verify_all};
+use crate::install::pipeline::{LockOptions, Locked, check_peers, fetch_all, lock, verify_all};
 use crate::install::source::Registry;
 use crate::lockfile::Lockfile;
 use crate::output::{Outcome, Shell};
@@ -126,9 +126,11 @@ fn lockfile_covers(lockfile: &Lockfile, roots: &BTreeMap<String, String>) -> Res
 struct Planned {
     lockfile: Lockfile,
     changed: bool,
+    /// Version manifests fetched while resolving (empty when the lockfile was used as is).
+    manifests: HashMap<(String, String), Vec<u8>>,
 }
 
-/// Resolves (or reuses) the lockfile per the flags.
+/// Resolves (or reuses) the lockfile per the flags, `jobs` requests at a time.
 fn plan(
     shell: &Shell,
     registries: &[Registry],
@@ -136,6 +138,7 @@ fn plan(
     lock_path: &Path,
     flags: &ResolveFlags,
     cache: &Cache,
+    jobs: usize,
 ) -> CliResult<Planned> {
     let previous = read_lockfile(lock_path)?;
     let no_network = flags.frozen || flags.offline;
@@ -151,15 +154,16 @@ fn plan(
             CliError::usage("pack_lockfile_incomplete", why, "run `pack lock` (online) to update the lockfile")
                 .at(lock_path)
         })?;
-        return Ok(Planned { lockfile: previous, changed: false });
+        return Ok(Planned { lockfile: previous, changed: false, manifests: HashMap::new() });
     }
     let options = LockOptions {
         roots: roots.clone(),
         overrides: overrides(flags)?,
         allow_advisories: flags.allow_advisories.iter().cloned().collect(),
+        jobs,
     };
     shell.status("Resolving", &format!("{} requirement(s)", roots.len()));
-    let (lockfile, warnings) = lock(registries, previous.as_ref(), &options, Some(cache))?;
+    let Locked { lockfile, warnings, manifests } = lock(registries, previous.as_ref(), &options, Some(cache))?;
     for w in &warnings {
         shell.warn(&format!("{w} [{}]", w.code()));
     }
@@ -172,7 +176,7 @@ fn plan(
         )
         .at(lock_path));
     }
-    Ok(Planned { lockfile, changed })
+    Ok(Planned { lockfile, changed, manifests })
 }
 
 fn summary(lockfile: &Lockfile) -> Value {
@@ -202,7 +206,8 @@ pub fn exec_lock(args: &LockArgs, shell: &Shell) -> CliResult<Outcome> {
         .unwrap_or_else(|| args.manifest.parent().map_or_else(|| PathBuf::from(LOCKFILE), |d| d.join(LOCKFILE)));
     let registries =
         registries(&config, args.registry.registry.as_deref(), args.resolve.frozen || args.resolve.offline)?;
-    let planned = plan(shell, &registries, &roots, &lock_path, &args.resolve, &Cache::new(default_cache_dir()))?;
+    let cache = Cache::new(default_cache_dir());
+    let planned = plan(shell, &registries, &roots, &lock_path, &args.resolve, &cache, args.jobs)?;
     if planned.changed {
         write_atomic(&lock_path, &planned.lockfile.to_bytes())?;
     }
@@ -233,7 +238,7 @@ pub fn exec_install(args: &InstallArgs, shell: &Shell) -> CliResult<Outcome> {
     let no_network = args.resolve.frozen || args.resolve.offline;
     let registries = registries(&config, args.registry.registry.as_deref(), no_network)?;
     let cache = Cache::new(args.cache_dir.clone().unwrap_or_else(default_cache_dir));
-    let planned = plan(shell, &registries, &roots, &lock_path, &args.resolve, &cache)?;
+    let planned = plan(shell, &registries, &roots, &lock_path, &args.resolve, &cache, args.jobs)?;
     let lockfile = &planned.lockfile;
 
     // Fetch everything (cache first), then verify everything, before touching the host dir.
@@ -251,7 +256,7 @@ pub fn exec_install(args: &InstallArgs, shell: &Shell) -> CliResult<Outcome> {
         );
         bar
     });
-    let fetched = fetch_all(&registries, lockfile, &cache, no_network, args.jobs, &|p| {
+    let fetched = fetch_all(&registries, lockfile, &cache, &planned.manifests, no_network, args.jobs, &|p| {
         if let Some(bar) = &bar {
             bar.set_message(format!("{}@{}", p.name, p.version));
             bar.inc(1);

@@ -29,6 +29,19 @@ pub struct LockOptions {
     pub overrides: BTreeMap<String, Version>,
     /// Advisory ids the user accepts.
     pub allow_advisories: BTreeSet<String>,
+    /// Requests in flight at once while loading the pack indexes and manifests to resolve.
+    pub jobs: usize,
+}
+
+/// What [`lock`] produced.
+pub struct Locked {
+    /// The new lockfile.
+    pub lockfile: Lockfile,
+    /// The resolver's warnings.
+    pub warnings: Vec<ResolveWarning>,
+    /// Version manifests fetched while resolving, by (name, version): the download step uses
+    /// them instead of requesting them again (they are verified like any download).
+    pub manifests: HashMap<(String, String), Vec<u8>>,
 }
 
 fn resolve_error(e: &ResolveError) -> CliError {
@@ -47,19 +60,19 @@ fn resolve_error(e: &ResolveError) -> CliError {
 }
 
 /// Resolves `options` against `registries` (primary first), keeping `previous` pins that still
-/// satisfy; manifests of versions already in `cache` are read from there. Returns the new
-/// lockfile and the resolver's warnings.
+/// satisfy; manifests of versions already in `cache` are read from there.
 pub fn lock(
     registries: &[Registry],
     previous: Option<&Lockfile>,
     options: &LockOptions,
     cache: Option<&Cache>,
-) -> CliResult<(Lockfile, Vec<ResolveWarning>)> {
+) -> CliResult<Locked> {
     let mut index = RegistryIndex::new(registries);
     if let Some(cache) = cache {
         index = index.with_cache(cache.clone());
     }
     let advisories = index.advisories().map_err(|e| resolve_error(&e))?;
+    index.prefetch(options.roots.keys().chain(options.overrides.keys()), options.jobs.clamp(1, 16));
     let mut overrides = previous.map(|p| p.overrides.clone()).unwrap_or_default();
     overrides.extend(options.overrides.clone());
     let request = Request {
@@ -84,7 +97,7 @@ pub fn lock(
     if let Some(prev) = previous {
         lockfile.keep_generated_at(prev);
     }
-    Ok((lockfile, resolution.warnings))
+    Ok(Locked { lockfile, warnings: resolution.warnings, manifests: index.take_manifests() })
 }
 
 /// The registry a locked pack comes from: the configured registry its `resolved` URL starts
@@ -159,12 +172,13 @@ pub fn fetch_all(
     registries: &[Registry],
     lockfile: &Lockfile,
     cache: &Cache,
+    manifests: &HashMap<(String, String), Vec<u8>>,
     offline: bool,
     jobs: usize,
     progress: &(dyn Fn(&LockedPack) + Sync),
 ) -> CliResult<Vec<CachedVersion>> {
     super::on_workers(jobs.clamp(1, 16), "download", &lockfile.packs, |pack| {
-        let result = fetch_one(registries, lockfile, pack, cache, offline);
+        let result = fetch_one(registries, lockfile, pack, cache, manifests, offline);
         progress(pack);
         result
     })
@@ -175,6 +189,7 @@ fn fetch_one(
     lockfile: &Lockfile,
     pack: &LockedPack,
     cache: &Cache,
+    manifests: &HashMap<(String, String), Vec<u8>>,
     offline: bool,
 ) -> CliResult<CachedVersion> {
     if let Some(hit) = cache.get(&pack.integrity) {
@@ -190,13 +205,16 @@ fn fetch_one(
         ));
     };
     let err = |e: crate::registry::RegistryError| CliError::from_registry(&e);
-    let manifest = client.version_manifest(&pack.name, &version).map_err(err)?.ok_or_else(|| {
-        CliError::usage(
-            "pack_version_not_found",
-            format!("{} no longer serves {}@{version}", registry.url, pack.name),
-            "re-lock to pick an available version",
-        )
-    })?;
+    let manifest = match manifests.get(&(pack.name.clone(), version.clone())) {
+        Some(bytes) => bytes.clone(),
+        None => client.version_manifest(&pack.name, &version).map_err(err)?.ok_or_else(|| {
+            CliError::usage(
+                "pack_version_not_found",
+                format!("{} no longer serves {}@{version}", registry.url, pack.name),
+                "re-lock to pick an available version",
+            )
+        })?,
+    };
     let tarball = client.tarball(&pack.name, &version, &|_, _| {}).map_err(err)?;
     let signature = client.signature(&pack.name, &version).map_err(err)?;
     let statement = client.statement(&pack.name, &version).map_err(err)?;

@@ -3,12 +3,13 @@
 //! registry as their source, so trust never passes between registries (decisions §13).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use pack_verify::trust::bundle::TrustBundle;
 use semver::Version;
 use serde_json::Value;
 
+use crate::install::cache::Cache;
 use crate::registry::RegistryClient;
 use crate::resolve::{Advisory, Candidate, PackageIndex, ResolveError};
 
@@ -44,10 +45,20 @@ impl Registry {
 pub struct RegistryIndex<'a> {
     registries: &'a [Registry],
     /// Where manifests of versions downloaded before are found without a request.
-    cache: Option<crate::install::cache::Cache>,
+    cache: Option<Cache>,
     seen: RefCell<HashMap<String, Vec<Candidate>>>,
-    /// Raw version manifests fetched while resolving, reused by the download step.
-    pub manifests: RefCell<HashMap<(String, String), Vec<u8>>>,
+    /// What [`RegistryIndex::prefetch`] could not load, handed to the resolver when it asks for
+    /// that pack (so a failure is reported where resolution meets it, and not waited for twice).
+    failed: RefCell<HashMap<String, ResolveError>>,
+    /// Raw version manifests fetched from the network while resolving, by (name, version); the
+    /// download step takes them instead of requesting them again.
+    manifests: RefCell<HashMap<(String, String), Vec<u8>>>,
+}
+
+/// One pack as the index loads it: its candidates, and the manifests that came from the network.
+struct Loaded {
+    candidates: Vec<Candidate>,
+    fetched: Vec<(String, Vec<u8>)>,
 }
 
 fn unreachable(registry: &str, e: &crate::registry::RegistryError) -> ResolveError {
@@ -95,35 +106,75 @@ pub fn candidate_from_manifest(manifest: &Value, version: Version, source: &str)
 impl<'a> RegistryIndex<'a> {
     /// An index over `registries` (primary first).
     pub fn new(registries: &'a [Registry]) -> Self {
-        Self { registries, cache: None, seen: RefCell::default(), manifests: RefCell::default() }
+        Self {
+            registries,
+            cache: None,
+            seen: RefCell::default(),
+            failed: RefCell::default(),
+            manifests: RefCell::default(),
+        }
     }
 
     /// Reads the manifests of versions already in `cache` from there instead of the network.
     /// Yank and deprecation state still come from the freshly fetched pack index.
-    pub fn with_cache(mut self, cache: crate::install::cache::Cache) -> Self {
+    pub fn with_cache(mut self, cache: Cache) -> Self {
         self.cache = Some(cache);
         self
     }
 
-    /// The version manifest for one index entry, raw and parsed: from the cache when its
-    /// integrity is there, else from the registry (`None`: not served, or not JSON). The flag
-    /// says whether it came from the cache.
-    fn manifest_for(
-        &self,
-        client: &RegistryClient,
-        name: &str,
-        version: &str,
-        entry: &Value,
-    ) -> Result<Option<(Vec<u8>, Value, bool)>, crate::registry::RegistryError> {
-        let cached = entry
-            .get("integrity")
-            .and_then(Value::as_str)
-            .and_then(|integrity| self.cache.as_ref().and_then(|c| c.manifest(integrity)));
-        if let Some((bytes, manifest)) = cached {
-            return Ok(Some((bytes, manifest, true)));
+    /// Loads `roots` and every pack their versions depend on, wave by wave, `jobs` packs at a
+    /// time, before resolution asks for them one by one. Each pack costs a request for its index
+    /// and one per uncached version manifest; made in sequence, those requests were most of a
+    /// cold install of many packs (358 in a row for the 117 fixture packs). What fails to load
+    /// is kept and returned when the resolver asks for that pack, as a direct fetch would.
+    pub fn prefetch<'n>(&self, roots: impl IntoIterator<Item = &'n String>, jobs: usize) {
+        let mut queued: HashSet<String> = HashSet::new();
+        let mut wave: Vec<String> = Vec::new();
+        for name in roots {
+            if !self.seen.borrow().contains_key(name) && queued.insert(name.clone()) {
+                wave.push(name.clone());
+            }
         }
-        let Some(bytes) = client.version_manifest(name, version)? else { return Ok(None) };
-        Ok(serde_json::from_slice::<Value>(&bytes).ok().map(|manifest| (bytes, manifest, false)))
+        let (registries, cache) = (self.registries, self.cache.as_ref());
+        while !wave.is_empty() {
+            let loaded = pack_verify::parallel::map(
+                jobs,
+                &wave,
+                |name| load(registries, cache, name),
+                || Err(ResolveError::Index { code: "internal_error", message: "a prefetch worker panicked".into() }),
+            );
+            let mut next = Vec::new();
+            for (name, result) in wave.iter().zip(loaded) {
+                match result {
+                    Ok(pack) => {
+                        for dep in pack.candidates.iter().flat_map(|c| c.dependencies.keys()) {
+                            if !self.seen.borrow().contains_key(dep) && queued.insert(dep.clone()) {
+                                next.push(dep.clone());
+                            }
+                        }
+                        self.keep(name, pack);
+                    }
+                    Err(e) => {
+                        self.failed.borrow_mut().insert(name.clone(), e);
+                    }
+                }
+            }
+            wave = next;
+        }
+    }
+
+    /// The manifests fetched from the network while resolving, by (name, version).
+    pub fn take_manifests(&self) -> HashMap<(String, String), Vec<u8>> {
+        std::mem::take(&mut *self.manifests.borrow_mut())
+    }
+
+    fn keep(&self, name: &str, pack: Loaded) -> Vec<Candidate> {
+        let mut manifests = self.manifests.borrow_mut();
+        for (version, bytes) in pack.fetched {
+            manifests.insert((name.to_string(), version), bytes);
+        }
+        self.seen.borrow_mut().insert(name.to_string(), pack.candidates.clone());
+        pack.candidates
     }
 
     /// Advisories of every registry, for the resolver.
@@ -158,38 +209,66 @@ impl PackageIndex for RegistryIndex<'_> {
         if let Some(found) = self.seen.borrow().get(name) {
             return Ok(found.clone());
         }
-        let mut found = Vec::new();
-        for registry in self.registries {
-            let Some(client) = &registry.client else { continue };
-            let Some(index) = client.pack_index(name).map_err(|e| unreachable(&registry.url, &e))? else {
+        if let Some(e) = self.failed.borrow_mut().remove(name) {
+            return Err(e);
+        }
+        let pack = load(self.registries, self.cache.as_ref(), name)?;
+        Ok(self.keep(name, pack))
+    }
+}
+
+/// The version manifest for one index entry, raw and parsed: from `cache` when its integrity is
+/// there, else from the registry (`None`: not served, or not JSON). The flag says whether it
+/// came from the cache.
+fn manifest_for(
+    cache: Option<&Cache>,
+    client: &RegistryClient,
+    name: &str,
+    version: &str,
+    entry: &Value,
+) -> Result<Option<(Vec<u8>, Value, bool)>, crate::registry::RegistryError> {
+    let cached =
+        entry.get("integrity").and_then(Value::as_str).and_then(|integrity| cache.and_then(|c| c.manifest(integrity)));
+    if let Some((bytes, manifest)) = cached {
+        return Ok(Some((bytes, manifest, true)));
+    }
+    let Some(bytes) = client.version_manifest(name, version)? else { return Ok(None) };
+    Ok(serde_json::from_slice::<Value>(&bytes).ok().map(|manifest| (bytes, manifest, false)))
+}
+
+/// One pack's candidates from the first registry that lists it (none when no registry does).
+fn load(registries: &[Registry], cache: Option<&Cache>, name: &str) -> Result<Loaded, ResolveError> {
+    let mut loaded = Loaded { candidates: Vec::new(), fetched: Vec::new() };
+    for registry in registries {
+        let Some(client) = &registry.client else { continue };
+        let Some(index) = client.pack_index(name).map_err(|e| unreachable(&registry.url, &e))? else {
+            continue;
+        };
+        for entry in index.get("versions").and_then(Value::as_array).into_iter().flatten() {
+            let Some(text) = entry.get("version").and_then(Value::as_str) else { continue };
+            let Ok(version) = Version::parse(text) else { continue };
+            let Some((bytes, manifest, from_cache)) =
+                manifest_for(cache, client, name, text, entry).map_err(|e| unreachable(&registry.url, &e))?
+            else {
                 continue;
             };
-            for entry in index.get("versions").and_then(Value::as_array).into_iter().flatten() {
-                let Some(text) = entry.get("version").and_then(Value::as_str) else { continue };
-                let Ok(version) = Version::parse(text) else { continue };
-                let Some((bytes, manifest, from_cache)) =
-                    self.manifest_for(client, name, text, entry).map_err(|e| unreachable(&registry.url, &e))?
-                else {
-                    continue;
-                };
-                let mut candidate = candidate_from_manifest(&manifest, version, &registry.url);
-                if from_cache {
-                    // A cached manifest is as old as the download; the index is current.
-                    if let Some(yanked) = entry.get("yanked") {
-                        candidate.yanked = truthy(Some(yanked));
-                    }
-                    if let Some(deprecated) = entry.get("deprecated") {
-                        candidate.deprecated = truthy(Some(deprecated))
-                            .then(|| candidate.deprecated.take().unwrap_or_else(|| "deprecated".into()));
-                    }
+            let mut candidate = candidate_from_manifest(&manifest, version, &registry.url);
+            if from_cache {
+                // A cached manifest is as old as the download; the index is current.
+                if let Some(yanked) = entry.get("yanked") {
+                    candidate.yanked = truthy(Some(yanked));
                 }
-                found.push(candidate);
-                self.manifests.borrow_mut().insert((name.to_string(), text.to_string()), bytes);
+                if let Some(deprecated) = entry.get("deprecated") {
+                    candidate.deprecated = truthy(Some(deprecated))
+                        .then(|| candidate.deprecated.take().unwrap_or_else(|| "deprecated".into()));
+                }
+            } else {
+                loaded.fetched.push((text.to_string(), bytes));
             }
-            // The first registry that lists the pack wins; later ones are not consulted for it.
-            break;
+            loaded.candidates.push(candidate);
         }
-        self.seen.borrow_mut().insert(name.to_string(), found.clone());
-        Ok(found)
+        // The first registry that lists the pack wins; later ones are not consulted for it.
+        break;
     }
+    Ok(loaded)
 }

@@ -65,9 +65,14 @@ impl RegistryError {
         self.status.is_some_and(|s| (400..500).contains(&s))
     }
 
-    /// Whether no usable answer arrived (transport failure or 5xx).
+    /// Whether no answer arrived (transport failure) or the registry failed (5xx). An answer
+    /// that arrived but is unusable (not JSON, too large) is the registry's error, not the
+    /// network's: retrying the network will not fix it.
     pub fn is_unreachable(&self) -> bool {
-        !self.is_refusal()
+        match self.status {
+            None => self.code == UNREACHABLE,
+            Some(status) => status >= 500,
+        }
     }
 
     /// How to fix it, for people.
@@ -152,6 +157,16 @@ mod tests {
         assert!(e.is_unreachable());
         let e = RegistryError::from_response("u", 403, b"");
         assert_eq!((e.code.as_str(), e.message.as_str()), ("forbidden", "HTTP 403"));
+        assert!(!e.is_unreachable());
+        assert!(RegistryError::transport("u", "connection refused").is_unreachable());
+        let invalid = RegistryError {
+            status: None,
+            code: "registry_response_invalid".into(),
+            message: "the response is not JSON".into(),
+            details: None,
+            url: "u".into(),
+        };
+        assert!(!invalid.is_unreachable(), "an answer arrived; it is the registry's error");
         // A hostile code is not passed on as if it were one of ours.
         let e = RegistryError::from_response("u", 400, br#"{"error":"\u001b[2Jx","message":"m"}"#);
         assert_eq!(e.code, "registry_refused");

@@ -35,9 +35,22 @@ fn publish_depend_lock_install_then_refuse_tampering() {
     publish("vendor.acme.base", "base-2", "0.2.0", json!({}));
     publish("vendor.acme.app", "app", "1.0.0", json!({"vendor.acme.base": "^0.1"}));
 
+    let version_file_gets = || -> u64 {
+        let text = reqwest::blocking::get(format!("{}/metrics", registry.base)).unwrap().text().unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("openwop_http_requests_total{method=\"GET\",route=\"/v1/packs/{name}/-/{file}\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+
     // Consumer: lock and install; the transitive dependency resolves to ^0.1's highest, 0.1.0.
     let host = d.join("host");
+    let gets = version_file_gets();
     let out = pack.ok(&["--json", "install", "vendor.acme.app@^1", "--host-dir", "host"]);
+    // Every version file is requested once: the three candidates' manifests while resolving
+    // (the download reuses the two chosen ones), then each chosen version's tarball, signature
+    // and registry statement.
+    assert_eq!(version_file_gets() - gets, 3 + 2 * 3, "a version file was requested twice");
     assert_eq!(out["reason"], "install");
     let lock: Value = serde_json::from_slice(&std::fs::read(host.join("pack-lock.json")).unwrap()).unwrap();
     let packs = lock["packs"].as_array().unwrap();
@@ -61,13 +74,6 @@ fn publish_depend_lock_install_then_refuse_tampering() {
 
     // A warm re-resolve reads the manifests of cached versions from the cache: of the three
     // candidate manifests only base@0.2.0's (never downloaded) is requested, and nothing else.
-    let version_file_gets = || -> u64 {
-        let text = reqwest::blocking::get(format!("{}/metrics", registry.base)).unwrap().text().unwrap();
-        text.lines()
-            .filter(|l| l.starts_with("openwop_http_requests_total{method=\"GET\",route=\"/v1/packs/{name}/-/{file}\""))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
-    };
     let gets = version_file_gets();
     pack.ok(&["--json", "install", "vendor.acme.app@^1", "--host-dir", "host-warm"]);
     assert_eq!(version_file_gets() - gets, 1, "only the uncached manifest is fetched");
@@ -231,6 +237,18 @@ fn install_from_the_fixture_tree_on_a_static_server() {
     std::fs::remove_dir_all(d.join("cache")).unwrap();
     pack.fails(&["--json", "install", "--host-dir", "host"], 1, "pack_integrity_mismatch");
     assert!(d.join("host/packs/core.openwop.http/pack.json").is_file(), "the previous install is intact");
+
+    // A pack index that is not JSON: resolution loads the requested packs side by side before it
+    // starts, and the failure reaches the user as that pack's registry error, nothing installed.
+    std::fs::write(served.join("v1/packs/core.openwop.a2a/index.json"), b"{not json").unwrap();
+    let refused = pack.fails(
+        &["--json", "install", "core.openwop.http@^1", "core.openwop.a2a@^1", "--host-dir", "host-broken"],
+        2,
+        "pack_registry_error",
+    );
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains("core.openwop.a2a/index.json") && message.contains("not JSON"), "{refused}");
+    assert!(!d.join("host-broken/packs").exists(), "nothing installed");
 }
 
 /// A primary registry (ours, own root) and a fallback (the public tree, the shipped bundle): each
