@@ -13,8 +13,9 @@
 #            verifier's `check_all` against `ed25519_dalek::verify_batch` over the same 241
 #            signatures, this machine's batch-verification limit.
 #   install  hyperfine: `pack install` of every fixture pack, cold cache vs warm cache, against
-#            nginx serving the fixture tree, plus the raw download (curl) of the same tarballs
-#            and `tar -xzf` of each pack's newest tarball (the file-creation floor).
+#            nginx serving the fixture tree; the peer is downloading and verifying the same
+#            versions (`pack-verify registry` over HTTP), beside the download alone (curl) and
+#            `tar -xzf` of each pack's newest tarball (the file-creation floor).
 #   publish  `cargo bench -p registry-server --bench publish`: publishes/s with full verification
 #            on SQLite + a local directory, and on PostgreSQL + S3 when OPENWOP_TEST_DATABASE_URL
 #            and OPENWOP_TEST_S3_ENDPOINT are set (moto_server on loopback, as in CI, or a faster
@@ -44,6 +45,8 @@
 #                      pair is printed, then the median ratio
 #   BENCH_BASELINE_BIN http: another registry-server binary (e.g. a copy of the previous build) to
 #                      serve the same data and measure in the same loop, as a third column
+#   BENCH_INSTALL_DIR  install: where host directories and caches are written (default: the work
+#                      directory under $TMPDIR); /dev/shm measures without the disk's file system
 #   BENCH_SKIP_BUILD   set: do not build, use the binaries already in $CARGO_TARGET_DIR/release
 #   CARGO_TARGET_DIR   where release binaries are built (default: <repo>/target)
 set -euo pipefail
@@ -454,8 +457,12 @@ if want install; then
         start_nginx "$TREE" "$INST_PORT"
         BASE="http://127.0.0.1:$INST_PORT"
         wait_http "$BASE/v1/index.json"
-        mkdir -p "$WORK/consumer"
-        printf 'registry = "%s"\n[registries."%s"]\ntrust = "%s"\n' "$BASE" "$BASE" "$TRUST" >"$WORK/consumer/pack.toml"
+        # Where the host directories, caches and extractions go: the work directory's file
+        # system, or BENCH_INSTALL_DIR (e.g. /dev/shm, to take the disk's file system out).
+        if [[ -n "${BENCH_INSTALL_DIR:-}" ]]; then IW="$(mktemp -d -p "$BENCH_INSTALL_DIR")"; else IW="$WORK"; fi
+        INSTALL_FS="$(df -T "$IW" | awk 'NR == 2 {print $2}')"
+        mkdir -p "$IW/consumer"
+        printf 'registry = "%s"\n[registries."%s"]\ntrust = "%s"\n' "$BASE" "$BASE" "$TRUST" >"$IW/consumer/pack.toml"
         # Every pack with a release that is not yanked, at its latest version.
         mapfile -t SPECS < <(python3 - "$TREE" <<'EOF'
 import json, sys, os
@@ -466,30 +473,30 @@ for name in sorted(os.listdir(os.path.join(tree, "v1/packs"))):
         print(name)
 EOF
 )
-        export OPENWOP_PACK_CONFIG="$WORK/consumer/pack.toml" PACK_CACHE_DIR="$WORK/consumer/probe-cache"
-        cd "$WORK/consumer"
+        export OPENWOP_PACK_CONFIG="$IW/consumer/pack.toml" PACK_CACHE_DIR="$IW/consumer/probe-cache"
+        cd "$IW/consumer"
         # Keep the packs that install on their own (some have only yanked versions, some need host
         # capabilities a bare host lacks). The probes' host directories stay until the end (see
         # the trash directory below for why nothing is deleted while installs are measured).
         OK_SPECS=()
         for spec in "${SPECS[@]}"; do
-            if "$BIN/pack" --json install "$spec" --host-dir "$WORK/probe-$spec" >/dev/null 2>&1; then
+            if "$BIN/pack" --json install "$spec" --host-dir "$IW/probe-$spec" >/dev/null 2>&1; then
                 OK_SPECS+=("$spec")
             fi
         done
         SPECS=("${OK_SPECS[@]}")
         N="${#SPECS[@]}"
-        export PACK_CACHE_DIR="$WORK/consumer/cache"
+        export PACK_CACHE_DIR="$IW/consumer/cache"
         # Between runs the host directory and the cache are moved into a trash directory, not
         # deleted. On ext4 without a journal (these VMs' root file system) the inode allocator
         # skips, one by one, every inode deleted in the last 5-10 s, so an install right after
         # `rm -rf` of the previous one spent most of its time in that scan (warm 418 ms, mostly
         # system time, against 87 ms after a `mv`, 2026-11-27): it measured the harness's deletion.
-        TRASH="$WORK/trash"
+        TRASH="$IW/trash"
         mkdir -p "$TRASH"
         aside() { printf "bash -c 'for d in %s; do [ -e \"\$d\" ] && mv \"\$d\" \"\$(mktemp -d -p %s)\"/; done; true'" "$*" "$TRASH"; }
         echo
-        echo "== install: pack install of $N fixture packs (of ${#OK_SPECS[@]} installable alone), cold cache vs warm cache, from nginx (load $(cut -d' ' -f1 /proc/loadavg))"
+        echo "== install: pack install of $N fixture packs (of ${#OK_SPECS[@]} installable alone), cold cache vs warm cache, from nginx, files on $INSTALL_FS (load $(cut -d' ' -f1 /proc/loadavg))"
         install_cmd="$BIN/pack --json install ${SPECS[*]} --host-dir host"
         if ! $install_cmd >"$WORK/install.json" 2>"$WORK/install.err"; then
             echo "   pack install of all $N failed; first error:" >&2
@@ -497,7 +504,7 @@ EOF
         fi
         # The peer holds exactly the versions the install chose (its lockfile): a tree with those
         # versions' manifest, tarball and signature, and pack indexes listing only them.
-        python3 - "$TREE" "$WORK/consumer/host/pack-lock.json" "$WORK/chosen" "$WORK/chosen-urls.txt" <<'EOF'
+        python3 - "$TREE" "$IW/consumer/host/pack-lock.json" "$WORK/chosen" "$WORK/chosen-urls.txt" <<'EOF'
 import json, os, sys
 tree, lock, out, urls = sys.argv[1:]
 chosen = {p["name"]: p["version"] for p in json.load(open(lock))["packs"]}
@@ -527,9 +534,9 @@ EOF
         start_nginx "$WORK/chosen" "$PEER_PORT"
         PEER_BASE="http://127.0.0.1:$PEER_PORT"
         wait_http "$PEER_BASE/v1/index.json"
-        hyperfine -N --runs 5 --prepare "$(aside "$WORK/consumer/cache" "$WORK/consumer/host")" \
+        hyperfine -N --runs 5 --prepare "$(aside "$IW/consumer/cache" "$IW/consumer/host")" \
             --export-json "$WORK/install-cold.json" -n cold "$install_cmd" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
-        hyperfine -N --runs 10 --prepare "$(aside "$WORK/consumer/host")" \
+        hyperfine -N --runs 10 --prepare "$(aside "$IW/consumer/host")" \
             --export-json "$WORK/install-warm.json" -n warm "$install_cmd" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
         # The raw cost of the same versions: downloading their files (curl, one connection), and
         # downloading plus verifying them (`pack-verify registry` over HTTP: indexes, manifests,
@@ -553,9 +560,9 @@ while read -r name; do
     mkdir -p "$1/$name" && tar -xzf "$tgz" -C "$1/$name"
 done <"$3"
 EOF
-        hyperfine -N --runs 5 --prepare "$(aside "$WORK/extract")" \
+        hyperfine -N --runs 5 --prepare "$(aside "$IW/extract")" \
             -n "tar -xzf of the $N packs' newest tarballs, one after another" \
-            --export-json "$WORK/install-tar.json" "bash $WORK/extract.sh $WORK/extract $TREE $WORK/specs.txt" 2>&1 \
+            --export-json "$WORK/install-tar.json" "bash $WORK/extract.sh $IW/extract $TREE $WORK/specs.txt" 2>&1 \
             | grep -v '^\s*$' | sed 's/^/   /' || true
         raw="$(hyperfine_mean "$WORK/install-raw.json" raw)"
         verify="$(hyperfine_mean "$WORK/install-verify.json" verify)"
@@ -566,10 +573,11 @@ EOF
             peer="$(printf 'download + verify %.0f ms' "$(echo "$verify * 1000" | bc -l)")"
             [[ -n "$raw" ]] && peer+="$(printf ' (download alone %.0f ms)' "$(echo "$raw * 1000" | bc -l)")"
             [[ -n "$untar" ]] && peer+="$(printf ', tar -xzf %.0f ms' "$(echo "$untar * 1000" | bc -l)")"
-            result "install $N packs, $kind cache" "$(printf '%.0f ms' "$(echo "$t * 1000" | bc -l)")" "$peer" \
+            result "install $N packs, $kind cache ($INSTALL_FS)" "$(printf '%.0f ms' "$(echo "$t * 1000" | bc -l)")" "$peer" \
                 "$(printf '%.2fx dl+verify' "$(echo "$t / $verify" | bc -l)")" "measured" "-"
         done
         cd "$REPO"
+        [[ "$IW" == "$WORK" ]] || rm -rf "$IW"
     fi
 fi
 
