@@ -12,6 +12,11 @@ use crate::lenient::{BoolOrObject, Loose, ReadError, loose, read_object};
 use crate::trust::{Clock, ExpiryPolicy, SystemClock, TrustBundle, TrustRoot, TrustState, TrustWarning};
 use crate::verify::{VerifiedVersion, Verifier, VersionInput};
 
+/// Fetches in flight at once from a registry over HTTP, as npm's 16 sockets per host: fetching a
+/// version is mostly waiting for the network (on loopback with two cores, verifying the 848
+/// documents of the fixture registry took 84 ms with one worker per core and 60 ms with 16).
+pub const HTTP_CONCURRENCY: usize = 16;
+
 /// Path of the keychain envelope on a registry that publishes one.
 pub const KEYCHAIN_PATH: &str = "/keys/keychain.json";
 
@@ -21,6 +26,13 @@ pub trait RegistrySource: Sync {
     fn fetch(&self, path: &str) -> Result<Option<Vec<u8>>, VerifyError>;
     /// A human name for messages.
     fn describe(&self) -> String;
+    /// How many fetches to keep in flight when [`RegistryCheck::jobs`] is 0. The default, 0, is
+    /// one per core, right where reading is local work; a remote source mostly waits on the
+    /// network and wants more (with one worker per core, a registry of 850 documents 50 ms
+    /// away takes 20 s on two cores).
+    fn concurrency(&self) -> usize {
+        0
+    }
 }
 
 /// A static registry tree on disk.
@@ -146,7 +158,8 @@ pub struct RegistryCheck<'a> {
     pub clock: &'a dyn Clock,
     /// Expiry policy.
     pub policy: ExpiryPolicy,
-    /// Verification threads (0: one per available core).
+    /// Verification threads (0: the source's [`RegistrySource::concurrency`], which for a
+    /// local tree is one per available core).
     pub jobs: usize,
 }
 
@@ -297,14 +310,15 @@ pub fn verify_registry(
 ) -> Result<RegistryReport, VerifyError> {
     let root = resolve_trust(source, &mut check)?;
     let warnings: Vec<String> = root.warnings().iter().map(TrustWarning::to_string).collect();
-    let verifier = Verifier::new(root).jobs(check.jobs);
+    let jobs = if check.jobs == 0 { source.concurrency() } else { check.jobs };
+    let verifier = Verifier::new(root).jobs(jobs);
     let index: RegistryIndex = json(&fetch_required(source, "/v1/index.json")?, "/v1/index.json")?;
     let names: Vec<String> =
         index.packs.into_iter().filter_map(BoolOrObject::into_object).filter_map(|p| loose(p.name)).collect();
 
     // Every pack index is read and parsed on the workers; the listing keeps the index's order.
     let listings = crate::parallel::map(
-        check.jobs,
+        jobs,
         &names,
         |name| list_pack(source, name),
         || Listing {
@@ -390,6 +404,67 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, VerifyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A registry of `packs` empty packs whose pack-index requests each wait (up to `wait`) until
+    /// `packs` of them are in flight, and which records the most it saw at once.
+    struct Gated {
+        packs: usize,
+        concurrency: usize,
+        wait: std::time::Duration,
+        in_flight: std::sync::Mutex<(usize, usize)>,
+        changed: std::sync::Condvar,
+    }
+
+    impl RegistrySource for Gated {
+        fn fetch(&self, path: &str) -> Result<Option<Vec<u8>>, VerifyError> {
+            if path == "/v1/index.json" {
+                let names: Vec<String> = (0..self.packs).map(|i| format!(r#"{{"name":"vendor.acme.p{i}"}}"#)).collect();
+                return Ok(Some(format!(r#"{{"packs":[{}]}}"#, names.join(",")).into_bytes()));
+            }
+            let mut state = self.in_flight.lock().expect("lock");
+            state.0 += 1;
+            state.1 = state.1.max(state.0);
+            self.changed.notify_all();
+            let deadline = std::time::Instant::now() + self.wait;
+            while state.1 < self.packs {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                state = self.changed.wait_timeout(state, left).expect("lock").0;
+            }
+            state.0 -= 1;
+            Ok(Some(br#"{"versions":[]}"#.to_vec()))
+        }
+
+        fn describe(&self) -> String {
+            "gated".into()
+        }
+
+        fn concurrency(&self) -> usize {
+            self.concurrency
+        }
+    }
+
+    #[test]
+    fn a_source_sets_how_many_fetches_are_in_flight_unless_jobs_does() {
+        let bundle = TrustBundle::reference().expect("shipped bundle");
+        let most_at_once = |concurrency: usize, jobs: usize, wait_ms: u64| {
+            let wait = std::time::Duration::from_millis(wait_ms);
+            let source =
+                Gated { packs: 4, concurrency, wait, in_flight: Default::default(), changed: Default::default() };
+            let mut state = TrustState::new();
+            let report =
+                verify_registry(&source, RegistryCheck { jobs, ..RegistryCheck::enforcing(&bundle, &mut state) })
+                    .expect("an empty registry verifies");
+            assert_eq!((report.verified, report.failed), (0, 0));
+            source.in_flight.lock().expect("lock").1
+        };
+        // The source asks for four at once: all four pack indexes are requested together.
+        assert_eq!(most_at_once(4, 0, 5000), 4);
+        // An explicit job count wins over the source (each request waits its 50 ms for nothing).
+        assert_eq!(most_at_once(4, 1, 50), 1);
+    }
 
     #[test]
     fn a_file_is_read_whole_up_to_the_limit_and_refused_above_it() {

@@ -465,6 +465,10 @@ impl pack_verify::registry::RegistrySource for RegistryClient {
     fn describe(&self) -> String {
         self.base.clone()
     }
+
+    fn concurrency(&self) -> usize {
+        pack_verify::registry::HTTP_CONCURRENCY
+    }
 }
 
 #[cfg(test)]

@@ -56,7 +56,8 @@ enum Command {
     Registry {
         /// Directory holding `v1/index.json`, or the registry's base URL.
         source: String,
-        /// Verification threads (default: one per core; 1 verifies one version at a time).
+        /// Verification threads (default: one per core for a directory, 16 for an http(s)
+        /// registry, whose fetches mostly wait on the network; 1 verifies one version at a time).
         #[arg(long, default_value_t = 0)]
         jobs: usize,
         #[command(flatten)]
@@ -105,6 +106,10 @@ impl RegistrySource for HttpSource {
 
     fn describe(&self) -> String {
         self.base.clone()
+    }
+
+    fn concurrency(&self) -> usize {
+        pack_verify::registry::HTTP_CONCURRENCY
     }
 }
 
