@@ -20,7 +20,7 @@
 //! is written. Each `registries/<i>` directory is a static mirror of its registry; the registry
 //! server's `import-bundle` re-verifies it against the pinned trust bundle before it ingests it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use pack_verify::canonical::to_canonical_pretty;
@@ -32,7 +32,7 @@ use serde_json::{Map, Value, json};
 use crate::config::{Config, normalize_url};
 use crate::error::{CliError, CliResult};
 use crate::install::cache::{Cache, CachedVersion};
-use crate::install::pipeline::{fetch_all, trust_root, verify_all};
+use crate::install::pipeline::{Known, fetch_all, trust_root, verifiers, verify_all};
 use crate::install::source::Registry;
 use crate::lockfile::{Lockfile, timestamp};
 
@@ -120,9 +120,10 @@ pub fn collect(config: &Config, options: &BundleOptions, created_at: &str) -> Cl
     })?;
     let registries = lockfile_registries(config, &lockfile, options.offline)?;
     let cache = Cache::new(&options.cache_dir);
-    let fetched = fetch_all(&registries, &lockfile, &cache, &HashMap::new(), options.offline, options.jobs, &|_| {})?;
+    // Every statement a registry serves is fetched: the bundle keeps them all.
+    let fetched = fetch_all(&registries, &lockfile, &cache, &Known::default(), options.offline, options.jobs, &|_| {})?;
     // The same verification install does, before a single byte goes into the bundle.
-    let items = verify_all(&registries, &lockfile, &fetched, &cache)?;
+    let items = verify_all(&registries, &lockfile, &fetched, &verifiers(&registries, &lockfile, &cache)?)?;
 
     let mut files = Files::new();
     let mut entries = Vec::new();

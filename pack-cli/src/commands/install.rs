@@ -18,7 +18,7 @@ use crate::error::{CliError, CliResult};
 use crate::install::cache::{Cache, default_cache_dir};
 use crate::install::host;
 use crate::install::peers::HostCapabilities;
-use crate::install::pipeline::{LockOptions, Locked, check_peers, fetch_all, lock, verify_all};
+use crate::install::pipeline::{Known, LockOptions, Locked, check_peers, fetch_all, lock, verifiers, verify_all};
 use crate::install::source::Registry;
 use crate::lockfile::Lockfile;
 use crate::output::{Outcome, Shell};
@@ -256,7 +256,10 @@ pub fn exec_install(args: &InstallArgs, shell: &Shell) -> CliResult<Outcome> {
         );
         bar
     });
-    let fetched = fetch_all(&registries, lockfile, &cache, &planned.manifests, no_network, args.jobs, &|p| {
+    // Trust roots before the download: they say which registries' statements are needed.
+    let verifiers = verifiers(&registries, lockfile, &cache)?;
+    let known = Known { manifests: planned.manifests, statements: Known::statements_of(&verifiers) };
+    let fetched = fetch_all(&registries, lockfile, &cache, &known, no_network, args.jobs, &|p| {
         if let Some(bar) = &bar {
             bar.set_message(format!("{}@{}", p.name, p.version));
             bar.inc(1);
@@ -267,7 +270,7 @@ pub fn exec_install(args: &InstallArgs, shell: &Shell) -> CliResult<Outcome> {
     }
     let fetched = fetched?;
     shell.status("Verifying", &format!("{} pack(s)", fetched.len()));
-    let items = verify_all(&registries, lockfile, &fetched, &cache)?;
+    let items = verify_all(&registries, lockfile, &fetched, &verifiers)?;
     cache.put_all(&fetched)?;
 
     // Host capabilities, when given.

@@ -40,6 +40,9 @@ pub fn default_cache_dir() -> PathBuf {
     base.join("openwop").join("packs")
 }
 
+/// Numbers temporary names, unique per process and per call: `put_all` runs several puts at once.
+static PUTS: AtomicUsize = AtomicUsize::new(0);
+
 fn io_err(path: &Path, e: &std::io::Error) -> CliError {
     CliError::io(path, "write", e)
 }
@@ -101,12 +104,21 @@ impl Cache {
         let integrity = Integrity::of(&version.tarball);
         let dir = self.dir_for(&integrity);
         if dir.join("pack.tgz").is_file() {
+            // An entry cached without a statement gains the one fetched now (written aside and
+            // renamed in, so a reader sees the whole file or none).
+            let path = dir.join("statement.json");
+            if let Some(statement) = &version.statement
+                && !path.is_file()
+            {
+                let n = PUTS.fetch_add(1, Ordering::Relaxed);
+                let tmp = dir.join(format!(".tmp-statement-{}-{n}", std::process::id()));
+                std::fs::write(&tmp, statement).map_err(|e| io_err(&tmp, &e))?;
+                std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, &e))?;
+            }
             return Ok(());
         }
         let parent = dir.parent().unwrap_or(&self.root).to_path_buf();
         std::fs::create_dir_all(&parent).map_err(|e| io_err(&parent, &e))?;
-        // Unique per process and per call: `put_all` runs several puts at once.
-        static PUTS: AtomicUsize = AtomicUsize::new(0);
         let n = PUTS.fetch_add(1, Ordering::Relaxed);
         let tmp = parent.join(format!(".tmp-{}-{n}-{}", std::process::id(), integrity.hex()));
         let _ = std::fs::remove_dir_all(&tmp);
@@ -156,6 +168,25 @@ mod tests {
         let hex = Integrity::of(&v.tarball).hex();
         std::fs::write(dir.path().join("sha256").join(&hex[..2]).join(&hex).join("pack.tgz"), b"evil").unwrap();
         assert_eq!(cache.get(&integrity), None, "a tampered cache entry is not used");
+    }
+
+    #[test]
+    fn an_entry_cached_without_a_statement_gains_one_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let bare =
+            CachedVersion { tarball: b"t".to_vec(), signature: vec![2; 64], manifest: b"{}".to_vec(), statement: None };
+        let integrity = Integrity::of(&bare.tarball).to_string();
+        cache.put(&bare).unwrap();
+        assert_eq!(cache.get(&integrity).unwrap().statement, None);
+        let stated = CachedVersion { statement: Some(b"signed statement".to_vec()), ..bare.clone() };
+        cache.put(&stated).unwrap();
+        assert_eq!(cache.get(&integrity), Some(stated.clone()));
+        // A later put without one keeps it.
+        cache.put(&bare).unwrap();
+        assert_eq!(cache.get(&integrity), Some(stated));
+        let leftovers: Vec<String> = walk(dir.path()).into_iter().filter(|name| name.starts_with(".tmp-")).collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     }
 
     #[test]

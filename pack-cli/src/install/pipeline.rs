@@ -166,19 +166,39 @@ pub fn trust_root(registry: &Registry, cache: &Cache) -> CliResult<TrustRoot> {
     Ok(root)
 }
 
+/// What the download step knows before it starts.
+#[derive(Default)]
+pub struct Known {
+    /// Version manifests fetched while resolving, by (name, version): used instead of
+    /// requesting them again (they are verified like any download).
+    pub manifests: HashMap<(String, String), Vec<u8>>,
+    /// Whether each registry's trust root checks version statements, by registry URL. `false`:
+    /// its statements are not requested (on the reference registry, one 404 per version).
+    /// `true`: a cached version without its statement is downloaded again. Absent: statements
+    /// are requested where served and cached versions used as they are.
+    pub statements: HashMap<String, bool>,
+}
+
+impl Known {
+    /// What `verifiers` (by registry URL) need: each one's statement rule.
+    pub fn statements_of(verifiers: &HashMap<String, Verifier>) -> HashMap<String, bool> {
+        verifiers.iter().map(|(url, v)| (url.clone(), v.root().requires_statements())).collect()
+    }
+}
+
 /// Fetches the artifacts of every locked pack: from the cache when present (always when
 /// `offline`), else from its registry, `jobs` at a time. `progress` is told each finished pack.
 pub fn fetch_all(
     registries: &[Registry],
     lockfile: &Lockfile,
     cache: &Cache,
-    manifests: &HashMap<(String, String), Vec<u8>>,
+    known: &Known,
     offline: bool,
     jobs: usize,
     progress: &(dyn Fn(&LockedPack) + Sync),
 ) -> CliResult<Vec<CachedVersion>> {
     super::on_workers(jobs.clamp(1, 16), "download", &lockfile.packs, |pack| {
-        let result = fetch_one(registries, lockfile, pack, cache, manifests, offline);
+        let result = fetch_one(registries, lockfile, pack, cache, known, offline);
         progress(pack);
         result
     })
@@ -189,13 +209,18 @@ fn fetch_one(
     lockfile: &Lockfile,
     pack: &LockedPack,
     cache: &Cache,
-    manifests: &HashMap<(String, String), Vec<u8>>,
+    known: &Known,
     offline: bool,
 ) -> CliResult<CachedVersion> {
-    if let Some(hit) = cache.get(&pack.integrity) {
-        return Ok(hit);
-    }
     let registry = registry_for(registries, lockfile, pack)?;
+    let statements = known.statements.get(&registry.url).copied();
+    if let Some(hit) = cache.get(&pack.integrity) {
+        // An entry cached from a registry without statements lacks the one this registry's
+        // trust requires: fetch the version again rather than fail its verification.
+        if hit.statement.is_some() || statements != Some(true) || offline {
+            return Ok(hit);
+        }
+    }
     let version = pack.version.to_string();
     let Some(client) = registry.client.as_ref().filter(|_| !offline) else {
         return Err(CliError::usage(
@@ -205,7 +230,7 @@ fn fetch_one(
         ));
     };
     let err = |e: crate::registry::RegistryError| CliError::from_registry(&e);
-    let manifest = match manifests.get(&(pack.name.clone(), version.clone())) {
+    let manifest = match known.manifests.get(&(pack.name.clone(), version.clone())) {
         Some(bytes) => bytes.clone(),
         None => client.version_manifest(&pack.name, &version).map_err(err)?.ok_or_else(|| {
             CliError::usage(
@@ -217,7 +242,8 @@ fn fetch_one(
     };
     let tarball = client.tarball(&pack.name, &version, &|_, _| {}).map_err(err)?;
     let signature = client.signature(&pack.name, &version).map_err(err)?;
-    let statement = client.statement(&pack.name, &version).map_err(err)?;
+    let statement =
+        if statements == Some(false) { None } else { client.statement(&pack.name, &version).map_err(err)? };
     Ok(CachedVersion { tarball, signature, manifest, statement })
 }
 
@@ -269,23 +295,30 @@ pub fn verify_one(
     })
 }
 
-/// Verifies every fetched version against its registry's trust root, on every core; the first
-/// failure in lockfile order is the one reported.
-pub fn verify_all(
-    registries: &[Registry],
-    lockfile: &Lockfile,
-    fetched: &[CachedVersion],
-    cache: &Cache,
-) -> CliResult<Vec<InstallItem>> {
-    // Trust roots first, one per registry, in order (resolving one may fetch and store a keychain).
+/// One verifier per registry the lockfile's packs come from, by URL, trust roots resolved in
+/// lockfile order (resolving one may fetch and store a keychain).
+pub fn verifiers(registries: &[Registry], lockfile: &Lockfile, cache: &Cache) -> CliResult<HashMap<String, Verifier>> {
     let mut verifiers: HashMap<String, Verifier> = HashMap::new();
-    let mut work: Vec<(&LockedPack, &CachedVersion, &Registry)> = Vec::new();
-    for (pack, files) in lockfile.packs.iter().zip(fetched) {
+    for pack in &lockfile.packs {
         let registry = registry_for(registries, lockfile, pack)?;
         if !verifiers.contains_key(&registry.url) {
             verifiers.insert(registry.url.clone(), Verifier::new(trust_root(registry, cache)?));
         }
-        work.push((pack, files, registry));
+    }
+    Ok(verifiers)
+}
+
+/// Verifies every fetched version with its registry's verifier (from [`verifiers`]), on every
+/// core; the first failure in lockfile order is the one reported.
+pub fn verify_all(
+    registries: &[Registry],
+    lockfile: &Lockfile,
+    fetched: &[CachedVersion],
+    verifiers: &HashMap<String, Verifier>,
+) -> CliResult<Vec<InstallItem>> {
+    let mut work: Vec<(&LockedPack, &CachedVersion, &Registry)> = Vec::new();
+    for (pack, files) in lockfile.packs.iter().zip(fetched) {
+        work.push((pack, files, registry_for(registries, lockfile, pack)?));
     }
     super::on_workers(0, "verifying", &work, |&(pack, files, registry)| {
         let Some(verifier) = verifiers.get(&registry.url) else {

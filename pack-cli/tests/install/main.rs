@@ -77,6 +77,23 @@ fn publish_depend_lock_install_then_refuse_tampering() {
     let gets = version_file_gets();
     pack.ok(&["--json", "install", "vendor.acme.app@^1", "--host-dir", "host-warm"]);
     assert_eq!(version_file_gets() - gets, 1, "only the uncached manifest is fetched");
+
+    // This registry's trust requires statements: a cache entry that lacks its statement (cached
+    // from a registry without them) is downloaded again, not refused, and gains the statement.
+    let statements = |root: &Path| -> Vec<PathBuf> {
+        tree_files(root).into_iter().map(|(p, _)| p).filter(|p| p.ends_with("statement.json")).collect()
+    };
+    let cached = statements(&d.join("cache"));
+    assert_eq!(cached.len(), 2, "{cached:?}");
+    std::fs::remove_file(d.join("cache").join(&cached[0])).unwrap();
+    let gets = version_file_gets();
+    pack.ok(&["--json", "install", "vendor.acme.app@^1", "--host-dir", "host-restated"]);
+    assert_eq!(
+        version_file_gets() - gets,
+        1 + 4,
+        "the uncached manifest, then that version's manifest, tarball, signature and statement"
+    );
+    assert_eq!(statements(&d.join("cache")), cached);
     // Yank state still comes from the fresh pack index, not from the cached manifest: base@0.1.0
     // is cached and then yanked, so a new ^0.1 finds nothing usable.
     pack.ok(&["--json", "yank", "vendor.acme.base@0.1.0", "--reason", "broken"]);
@@ -168,10 +185,24 @@ fn install_from_the_fixture_tree_on_a_static_server() {
     .unwrap();
     let pack = Pack { dir: d.to_path_buf(), bin: binary("pack-cli", "pack") };
 
+    // The tree offers a statement for every version of core.openwop.http; the shipped bundle's
+    // trust does not check statements, so none is downloaded (the cache keeps none).
+    for entry in std::fs::read_dir(served.join("v1/packs/core.openwop.http/-")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "tgz") {
+            std::fs::write(path.with_extension("statement.json"), b"{\"unused\": true}").unwrap();
+        }
+    }
     let out = pack.ok(&["--json", "install", "core.openwop.http@^1", "--host-dir", "host"]);
     let installed = &out["packs"][0];
     assert_eq!(installed["name"], "core.openwop.http");
     let version = installed["version"].as_str().unwrap().to_string();
+    let cached: Vec<String> = tree_files(&d.join("cache/sha256"))
+        .into_iter()
+        .filter_map(|(p, _)| Some(p.file_name()?.to_string_lossy().into_owned()))
+        .collect();
+    assert!(cached.contains(&"pack.tgz".to_string()), "{cached:?}");
+    assert!(!cached.contains(&"statement.json".to_string()), "no statement fetched: {cached:?}");
     let index: Value =
         serde_json::from_slice(&std::fs::read(tree.join("v1/packs/core.openwop.http/index.json")).unwrap()).unwrap();
     let highest = index["versions"]
