@@ -55,6 +55,9 @@ pub struct RegistryIndex<'a> {
     manifests: RefCell<HashMap<(String, String), Vec<u8>>>,
 }
 
+/// The most packs [`RegistryIndex::prefetch`] loads before the solver asks for them.
+pub const PREFETCH_LIMIT: usize = 10_000;
+
 /// One pack as the index loads it: its candidates, and the manifests that came from the network.
 struct Loaded {
     candidates: Vec<Candidate>,
@@ -127,6 +130,9 @@ impl<'a> RegistryIndex<'a> {
     /// and one per uncached version manifest; made in sequence, those requests were most of a
     /// cold install of many packs (358 in a row for the 117 fixture packs). What fails to load
     /// is kept and returned when the resolver asks for that pack, as a direct fetch would.
+    /// Dependencies of every candidate are followed, not only of the versions the solver will
+    /// pick, so at most [`PREFETCH_LIMIT`] packs are loaded ahead: a registry whose manifests
+    /// name endless dependencies costs no more requests here than the solver would make.
     pub fn prefetch<'n>(&self, roots: impl IntoIterator<Item = &'n String>, jobs: usize) {
         let mut queued: HashSet<String> = HashSet::new();
         let mut wave: Vec<String> = Vec::new();
@@ -148,7 +154,10 @@ impl<'a> RegistryIndex<'a> {
                 match result {
                     Ok(pack) => {
                         for dep in pack.candidates.iter().flat_map(|c| c.dependencies.keys()) {
-                            if !self.seen.borrow().contains_key(dep) && queued.insert(dep.clone()) {
+                            if queued.len() < PREFETCH_LIMIT
+                                && !self.seen.borrow().contains_key(dep)
+                                && queued.insert(dep.clone())
+                            {
                                 next.push(dep.clone());
                             }
                         }
