@@ -434,7 +434,7 @@ pub struct LockArgs {
     #[arg(long)]
     pub lockfile: Option<PathBuf>,
     /// Parallel requests for pack indexes and manifests while resolving.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = pack_verify::registry::HTTP_CONCURRENCY)]
     pub jobs: usize,
     #[command(flatten)]
     pub resolve: ResolveFlags,
@@ -458,7 +458,7 @@ pub struct BundleArgs {
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Parallel downloads.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = pack_verify::registry::HTTP_CONCURRENCY)]
     pub jobs: usize,
     #[command(flatten)]
     pub registry: RegistryFlag,
@@ -482,7 +482,7 @@ pub struct InstallArgs {
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Parallel downloads (and requests for pack indexes and manifests while resolving).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = pack_verify::registry::HTTP_CONCURRENCY)]
     pub jobs: usize,
     /// Check peerDependencies against this host's /.well-known/openwop capabilities.
     #[arg(long, value_name = "URL")]
