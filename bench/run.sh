@@ -489,7 +489,8 @@ EOF
         export PACK_CACHE_DIR="$IW/consumer/cache"
         # Between runs the host directory and the cache are moved into a trash directory, not
         # deleted. On ext4 without a journal (these VMs' root file system) the inode allocator
-        # skips, one by one, every inode deleted in the last 5-10 s, so an install right after
+        # skips, one by one, every inode deleted in the last 60 s (360 s while its inode-table
+        # block is dirty), so an install right after
         # `rm -rf` of the previous one spent most of its time in that scan (warm 418 ms, mostly
         # system time, against 87 ms after a `mv`, 2026-11-27): it measured the harness's deletion.
         TRASH="$IW/trash"
@@ -503,7 +504,10 @@ EOF
             head -c 600 "$WORK/install.json" "$WORK/install.err" >&2 || true
         fi
         # The peer holds exactly the versions the install chose (its lockfile): a tree with those
-        # versions' manifest, tarball and signature, and pack indexes listing only them.
+        # versions' manifest, tarball and signature, and pack indexes listing only them. Without
+        # a lockfile (the install above failed) there is no peer, and no ratio.
+        PEER_BASE=""
+        if [[ -f "$IW/consumer/host/pack-lock.json" ]]; then
         python3 - "$TREE" "$IW/consumer/host/pack-lock.json" "$WORK/chosen" "$WORK/chosen-urls.txt" <<'EOF'
 import json, os, sys
 tree, lock, out, urls = sys.argv[1:]
@@ -534,6 +538,7 @@ EOF
         start_nginx "$WORK/chosen" "$PEER_PORT"
         PEER_BASE="http://127.0.0.1:$PEER_PORT"
         wait_http "$PEER_BASE/v1/index.json"
+        fi
         hyperfine -N --runs 5 --prepare "$(aside "$IW/consumer/cache" "$IW/consumer/host")" \
             --export-json "$WORK/install-cold.json" -n cold "$install_cmd" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
         hyperfine -N --runs 10 --prepare "$(aside "$IW/consumer/host")" \
@@ -541,6 +546,7 @@ EOF
         # The raw cost of the same versions: downloading their files (curl, one connection), and
         # downloading plus verifying them (`pack-verify registry` over HTTP: indexes, manifests,
         # tarballs, signatures, every check an install makes, nothing written to disk).
+        if [[ -n "$PEER_BASE" ]]; then
         hyperfine -N --runs 5 --export-json "$WORK/install-raw.json" -n raw \
             "curl -fsS -o /dev/null --parallel-max 1 $(sed "s|^|$PEER_BASE/|" "$WORK/chosen-urls.txt" | tr '\n' ' ' | head -c 2000000)" 2>&1 \
             | grep -v '^\s*$' | sed "s/raw/raw download (curl, $(wc -l <"$WORK/chosen-urls.txt") files, 1 connection)/" \
@@ -549,6 +555,7 @@ EOF
             "$BIN/pack-verify registry $PEER_BASE --trust $TRUST" 2>&1 \
             | grep -v '^\s*$' | sed "s/verify/download + verify (pack-verify registry over HTTP, the same $N versions)/" \
             | sed 's/^/   /' || true
+        fi
         # The file-creation floor under an install: the newest tarball of each of the same packs
         # extracted with tar, one after another (no download, no verification). On a file system
         # where creating a file is slow, this, not the download, is the cost to compare with.
@@ -564,8 +571,8 @@ EOF
             -n "tar -xzf of the $N packs' newest tarballs, one after another" \
             --export-json "$WORK/install-tar.json" "bash $WORK/extract.sh $IW/extract $TREE $WORK/specs.txt" 2>&1 \
             | grep -v '^\s*$' | sed 's/^/   /' || true
-        raw="$(hyperfine_mean "$WORK/install-raw.json" raw)"
-        verify="$(hyperfine_mean "$WORK/install-verify.json" verify)"
+        raw="$(hyperfine_mean "$WORK/install-raw.json" raw 2>/dev/null)" || raw=""
+        verify="$(hyperfine_mean "$WORK/install-verify.json" verify 2>/dev/null)" || verify=""
         untar="$(hyperfine_mean "$WORK/install-tar.json" "tar -xzf of the $N packs' newest tarballs, one after another")"
         for kind in cold warm; do
             t="$(hyperfine_mean "$WORK/install-$kind.json" "$kind")"

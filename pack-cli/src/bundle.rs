@@ -16,7 +16,7 @@
 //! ```
 //!
 //! Every version is verified with the install pipeline's own functions ([`fetch_all`],
-//! [`verify_all`], [`trust_root`]) against its registry's configured trust bundle before anything
+//! [`verify_all`], [`verifiers`]) against its registry's configured trust bundle before anything
 //! is written. Each `registries/<i>` directory is a static mirror of its registry; the registry
 //! server's `import-bundle` re-verifies it against the pinned trust bundle before it ingests it.
 
@@ -32,7 +32,7 @@ use serde_json::{Map, Value, json};
 use crate::config::{Config, normalize_url};
 use crate::error::{CliError, CliResult};
 use crate::install::cache::{Cache, CachedVersion};
-use crate::install::pipeline::{Known, fetch_all, trust_root, verifiers, verify_all};
+use crate::install::pipeline::{Known, fetch_all, verifiers, verify_all};
 use crate::install::source::Registry;
 use crate::lockfile::{Lockfile, timestamp};
 
@@ -123,7 +123,8 @@ pub fn collect(config: &Config, options: &BundleOptions, created_at: &str) -> Cl
     // Every statement a registry serves is fetched: the bundle keeps them all.
     let fetched = fetch_all(&registries, &lockfile, &cache, &Known::default(), options.offline, options.jobs, &|_| {})?;
     // The same verification install does, before a single byte goes into the bundle.
-    let items = verify_all(&registries, &lockfile, &fetched, &verifiers(&registries, &lockfile, &cache)?)?;
+    let verifiers = verifiers(&registries, &lockfile, &cache)?;
+    let items = verify_all(&registries, &lockfile, &fetched, &verifiers)?;
 
     let mut files = Files::new();
     let mut entries = Vec::new();
@@ -142,7 +143,11 @@ pub fn collect(config: &Config, options: &BundleOptions, created_at: &str) -> Cl
         }
         let dir = format!("registries/{}", used.len());
         used.push(registry.url.clone());
-        let root = trust_root(registry, &cache)?;
+        // The root the packs were just verified with (resolving it again would fetch the
+        // keychain a second time).
+        let Some(root) = verifiers.get(&registry.url).map(pack_verify::Verifier::root) else {
+            return Err(CliError::usage("internal_error", "no verifier for a registry", "report this bug"));
+        };
         let put = |files: &mut Files, rel: &str, bytes: Vec<u8>| {
             files.insert(format!("{dir}/{rel}"), bytes);
         };

@@ -12,8 +12,8 @@ use crate::lenient::{BoolOrObject, Loose, ReadError, loose, read_object};
 use crate::trust::{Clock, ExpiryPolicy, SystemClock, TrustBundle, TrustRoot, TrustState, TrustWarning};
 use crate::verify::{VerifiedVersion, Verifier, VersionInput};
 
-/// Fetches in flight at once from a registry over HTTP, as npm's 16 sockets per host: fetching a
-/// version is mostly waiting for the network (on loopback with two cores, verifying the 848
+/// Fetches in flight at once from a registry over HTTP (npm allows 15 connections per host by
+/// default): fetching a version is mostly waiting for the network (on loopback with two cores, verifying the 848
 /// documents of the fixture registry took 84 ms with one worker per core and 60 ms with 16).
 pub const HTTP_CONCURRENCY: usize = 16;
 

@@ -44,6 +44,11 @@ pub struct Locked {
     pub manifests: HashMap<(String, String), Vec<u8>>,
 }
 
+/// Requests in flight at once for `--jobs`: at least one, at most 16 (one thread each).
+fn request_jobs(jobs: usize) -> usize {
+    jobs.clamp(1, 16)
+}
+
 fn resolve_error(e: &ResolveError) -> CliError {
     // Conflicts, cycles and a registry refusing the token exit 1; the rest are usage errors.
     let exit_verification = matches!(
@@ -72,7 +77,7 @@ pub fn lock(
         index = index.with_cache(cache.clone());
     }
     let advisories = index.advisories().map_err(|e| resolve_error(&e))?;
-    index.prefetch(options.roots.keys().chain(options.overrides.keys()), options.jobs.clamp(1, 16));
+    index.prefetch(options.roots.keys().chain(options.overrides.keys()), request_jobs(options.jobs));
     let mut overrides = previous.map(|p| p.overrides.clone()).unwrap_or_default();
     overrides.extend(options.overrides.clone());
     let request = Request {
@@ -197,7 +202,7 @@ pub fn fetch_all(
     jobs: usize,
     progress: &(dyn Fn(&LockedPack) + Sync),
 ) -> CliResult<Vec<CachedVersion>> {
-    super::on_workers(jobs.clamp(1, 16), "download", &lockfile.packs, |pack| {
+    super::on_workers(request_jobs(jobs), "download", &lockfile.packs, |pack| {
         let result = fetch_one(registries, lockfile, pack, cache, known, offline);
         progress(pack);
         result
