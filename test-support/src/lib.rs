@@ -140,13 +140,28 @@ pub fn serve_static(dir: &Path) -> (Proc, String) {
 
 /// [`serve_static`] on a given port (to restart a server at the URL a lockfile names).
 pub fn serve_static_at(dir: &Path, port: u16) -> (Proc, String) {
+    serve_static_logged_at(dir, port, None)
+}
+
+/// [`serve_static_at`], appending the server's access log (one line per request, naming its
+/// path) to `log` when given.
+pub fn serve_static_logged_at(dir: &Path, port: u16, log: Option<&Path>) -> (Proc, String) {
     let base = format!("http://127.0.0.1:{port}");
+    let stderr = match log {
+        Some(log) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("open the static server's log")
+            .into(),
+        None => std::process::Stdio::null(),
+    };
     let server = Proc(
         Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .args(["-u", "-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
             .arg(dir)
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("python3 is needed for the static file server"),
     );

@@ -77,7 +77,6 @@ pub fn lock(
         index = index.with_cache(cache.clone());
     }
     let advisories = index.advisories().map_err(|e| resolve_error(&e))?;
-    index.prefetch(options.roots.keys().chain(options.overrides.keys()), request_jobs(options.jobs));
     let mut overrides = previous.map(|p| p.overrides.clone()).unwrap_or_default();
     overrides.extend(options.overrides.clone());
     let request = Request {
@@ -87,6 +86,7 @@ pub fn lock(
         advisories,
         allow_advisories: options.allow_advisories.clone(),
     };
+    index.prefetch(&request, request_jobs(options.jobs));
     let resolution = resolve(&index, &request).map_err(|e| resolve_error(&e))?;
     let meta = LockMeta {
         generated_at: timestamp(time::OffsetDateTime::now_utc()),

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::install::cache::Cache;
 use crate::registry::RegistryClient;
-use crate::resolve::{Advisory, Candidate, PackageIndex, ResolveError};
+use crate::resolve::{Advisory, Candidate, PackageIndex, Request, ResolveError};
 
 /// One registry the consumer uses.
 pub struct Registry {
@@ -53,15 +53,28 @@ pub struct RegistryIndex<'a> {
     /// Raw version manifests fetched from the network while resolving, by (name, version); the
     /// download step takes them instead of requesting them again.
     manifests: RefCell<HashMap<(String, String), Vec<u8>>>,
+    /// Versions whose manifest the prefetch found missing or unreadable, by (name, version):
+    /// [`PackageIndex::complete`] answers `None` for them without asking again.
+    unreadable: RefCell<HashSet<(String, String)>>,
 }
 
 /// The most packs [`RegistryIndex::prefetch`] loads before the solver asks for them.
 pub const PREFETCH_LIMIT: usize = 10_000;
 
-/// One pack as the index loads it: its candidates, and the manifests that came from the network.
+/// One pack as the index loads it: its candidates (listed only, unless their manifest was in the
+/// cache or has been read since), and the manifests that came from the network.
 struct Loaded {
     candidates: Vec<Candidate>,
     fetched: Vec<(String, Vec<u8>)>,
+}
+
+/// What [`prefetch_one`] did for one pack: its listing, the versions it guessed the solver will
+/// pick (their manifests read), whose dependencies the next wave follows, and the guessed
+/// versions that have no readable manifest.
+struct Prefetched {
+    pack: Loaded,
+    picks: Vec<usize>,
+    unreadable: Vec<String>,
 }
 
 fn unreachable(registry: &str, e: &crate::registry::RegistryError) -> ResolveError {
@@ -103,7 +116,116 @@ pub fn candidate_from_manifest(manifest: &Value, version: Version, source: &str)
         deprecated,
         integrity: manifest.get("integrity").and_then(Value::as_str).unwrap_or_default().to_string(),
         source: source.to_string(),
+        listed_only: false,
     }
+}
+
+/// The candidate a pack index entry lists, before its manifest is read ([`Candidate::listed_only`]).
+fn listed(entry: &Value, version: Version, source: &str) -> Candidate {
+    let deprecated = truthy(entry.get("deprecated"))
+        .then(|| entry.get("deprecationReason").and_then(Value::as_str).unwrap_or("deprecated").to_string());
+    Candidate {
+        yanked: truthy(entry.get("yanked")),
+        deprecated,
+        integrity: entry.get("integrity").and_then(Value::as_str).unwrap_or_default().to_string(),
+        source: source.to_string(),
+        listed_only: true,
+        ..Candidate::new(version)
+    }
+}
+
+/// `full` (read from a manifest) with the yanked and deprecated state of `listed`: a manifest may
+/// be as old as the download that cached it, the pack index is current. A deprecation keeps the
+/// manifest's reason when it gives one; a manifest without `integrity` takes the index's.
+fn with_listing_state(mut full: Candidate, listed: &Candidate) -> Candidate {
+    full.yanked = listed.yanked;
+    if full.integrity.is_empty() {
+        // Checked against the downloaded bytes either way; the index's value is as good.
+        full.integrity.clone_from(&listed.integrity);
+    }
+    full.deprecated = match (&listed.deprecated, full.deprecated.take()) {
+        (None, _) => None,
+        (Some(_), Some(reason)) => Some(reason),
+        (Some(reason), None) => Some(reason.clone()),
+    };
+    full.listed_only = false;
+    full
+}
+
+/// Reads the manifest of `listed` (a version of `name`) from `client`: the full candidate and the
+/// raw bytes. `None` when the registry serves no manifest for it, or one that is not JSON.
+fn read_manifest(
+    client: &RegistryClient,
+    name: &str,
+    listed: &Candidate,
+) -> Result<Option<(Vec<u8>, Candidate)>, crate::registry::RegistryError> {
+    let Some(bytes) = client.version_manifest(name, &listed.version.to_string())? else { return Ok(None) };
+    let Ok(manifest) = serde_json::from_slice::<Value>(&bytes) else { return Ok(None) };
+    let full = candidate_from_manifest(&manifest, listed.version.clone(), &listed.source);
+    Ok(Some((bytes, with_listing_state(full, listed))))
+}
+
+/// The client of the registry a candidate came from.
+fn client_for<'r>(registries: &'r [Registry], candidate: &Candidate) -> Option<&'r RegistryClient> {
+    registries.iter().find(|r| r.url == candidate.source).and_then(|r| r.client.as_ref())
+}
+
+/// The version the solver will most likely pick for `range` among `candidates`: the override,
+/// else the lockfile's pin when the range allows it, else the highest matching version not
+/// yanked. Only a guess for [`RegistryIndex::prefetch`] (advisories and the other ranges on the
+/// pack are the solver's business): a wrong guess costs one manifest, read later on demand.
+fn likely_pick(candidates: &[Candidate], range: &str, pin: Option<&Version>, exact: Option<&Version>) -> Option<usize> {
+    if let Some(exact) = exact {
+        return candidates.iter().position(|c| &c.version == exact);
+    }
+    let range = pack_verify::range::Range::parse(range).ok()?;
+    if let Some(pin) = pin.filter(|pin| range.matches(pin)) {
+        if let Some(i) = candidates.iter().position(|c| &c.version == pin) {
+            return Some(i);
+        }
+    }
+    (0..candidates.len())
+        .filter(|&i| !candidates[i].yanked && range.matches(&candidates[i].version))
+        .max_by(|&a, &b| candidates[a].version.cmp(&candidates[b].version))
+}
+
+/// One pack for [`RegistryIndex::prefetch`]: its listing (`listing`, or loaded now), then the
+/// manifest of the likely pick for each of `ranges`.
+fn prefetch_one(
+    registries: &[Registry],
+    cache: Option<&Cache>,
+    name: &str,
+    ranges: &[String],
+    listing: Option<&Vec<Candidate>>,
+    request: &Request,
+) -> Result<Prefetched, ResolveError> {
+    let mut pack = match listing {
+        Some(candidates) => Loaded { candidates: candidates.clone(), fetched: Vec::new() },
+        None => load(registries, cache, name)?,
+    };
+    let (mut picks, mut unreadable) = (Vec::new(), Vec::new());
+    for range in ranges {
+        let Some(i) = likely_pick(&pack.candidates, range, request.pins.get(name), request.overrides.get(name)) else {
+            continue;
+        };
+        let candidate = &pack.candidates[i];
+        if candidate.listed_only {
+            let Some(client) = client_for(registries, candidate) else { continue };
+            // No manifest: the solver skips this version when it considers it.
+            let Some((bytes, full)) =
+                read_manifest(client, name, candidate).map_err(|e| unreachable(&candidate.source, &e))?
+            else {
+                unreadable.push(candidate.version.to_string());
+                continue;
+            };
+            pack.fetched.push((full.version.to_string(), bytes));
+            pack.candidates[i] = full;
+        }
+        if !picks.contains(&i) {
+            picks.push(i);
+        }
+    }
+    Ok(Prefetched { pack, picks, unreadable })
 }
 
 impl<'a> RegistryIndex<'a> {
@@ -115,6 +237,7 @@ impl<'a> RegistryIndex<'a> {
             seen: RefCell::default(),
             failed: RefCell::default(),
             manifests: RefCell::default(),
+            unreadable: RefCell::default(),
         }
     }
 
@@ -125,40 +248,51 @@ impl<'a> RegistryIndex<'a> {
         self
     }
 
-    /// Loads `roots` and every pack their versions depend on, wave by wave, `jobs` packs at a
-    /// time, before resolution asks for them one by one. Each pack costs a request for its index
-    /// and one per uncached version manifest; made in sequence, those requests were most of a
-    /// cold install of many packs (358 in a row for the 117 fixture packs). What fails to load
-    /// is kept and returned when the resolver asks for that pack, as a direct fetch would.
-    /// Dependencies of every candidate are followed, not only of the versions the solver will
-    /// pick, so at most [`PREFETCH_LIMIT`] packs are loaded ahead: a registry whose manifests
-    /// name endless dependencies costs no more requests here than the solver would make.
-    pub fn prefetch<'n>(&self, roots: impl IntoIterator<Item = &'n String>, jobs: usize) {
-        let mut queued: HashSet<String> = HashSet::new();
-        let mut wave: Vec<String> = Vec::new();
-        for name in roots {
-            if !self.seen.borrow().contains_key(name) && queued.insert(name.clone()) {
-                wave.push(name.clone());
+    /// Loads what resolving `request` will most likely read, wave by wave, `jobs` requests at a
+    /// time, before the solver asks for it one pack at a time: each pack's index, and the manifest
+    /// of the version the solver will most likely pick for each range on it ([`likely_pick`]),
+    /// whose dependencies are the next wave. Made in sequence, those requests were most of a cold
+    /// install of many packs. Manifests of other versions are read only if the solver turns to
+    /// them ([`PackageIndex::complete`]), so a pack with many releases costs two requests, not
+    /// one per release. What fails to load is kept and returned when the resolver asks for that
+    /// pack, as a direct fetch would. At most [`PREFETCH_LIMIT`] (pack, range) pairs are
+    /// followed: a registry whose manifests name endless dependencies costs no more requests
+    /// here than the solver would make.
+    pub fn prefetch(&self, request: &Request, jobs: usize) {
+        let mut followed: HashSet<(String, String)> = HashSet::new();
+        let mut wave: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let overridden = request.overrides.iter().map(|(name, version)| (name, format!("={version}")));
+        for (name, range) in request.roots.iter().map(|(n, r)| (n, r.clone())).chain(overridden) {
+            if followed.insert((name.clone(), range.clone())) {
+                wave.entry(name.clone()).or_default().push(range);
             }
         }
         let (registries, cache) = (self.registries, self.cache.as_ref());
         while !wave.is_empty() {
-            let loaded = pack_verify::parallel::map(
+            let work: Vec<(String, Vec<String>, Option<Vec<Candidate>>)> = std::mem::take(&mut wave)
+                .into_iter()
+                .filter(|(name, _)| !self.failed.borrow().contains_key(name))
+                .map(|(name, ranges)| {
+                    let listing = self.seen.borrow().get(&name).cloned();
+                    (name, ranges, listing)
+                })
+                .collect();
+            let done = pack_verify::parallel::map(
                 jobs,
-                &wave,
-                |name| load(registries, cache, name),
+                &work,
+                |(name, ranges, listing)| prefetch_one(registries, cache, name, ranges, listing.as_ref(), request),
                 || Err(ResolveError::Index { code: "internal_error", message: "a prefetch worker panicked".into() }),
             );
-            let mut next = Vec::new();
-            for (name, result) in wave.iter().zip(loaded) {
+            for ((name, _, _), result) in work.iter().zip(done) {
                 match result {
-                    Ok(pack) => {
-                        for dep in pack.candidates.iter().flat_map(|c| c.dependencies.keys()) {
-                            if queued.len() < PREFETCH_LIMIT
-                                && !self.seen.borrow().contains_key(dep)
-                                && queued.insert(dep.clone())
-                            {
-                                next.push(dep.clone());
+                    Ok(Prefetched { pack, picks, unreadable }) => {
+                        let versions = unreadable.into_iter().map(|version| (name.clone(), version));
+                        self.unreadable.borrow_mut().extend(versions);
+                        for &i in &picks {
+                            for (dep, range) in &pack.candidates[i].dependencies {
+                                if followed.len() < PREFETCH_LIMIT && followed.insert((dep.clone(), range.clone())) {
+                                    wave.entry(dep.clone()).or_default().push(range.clone());
+                                }
                             }
                         }
                         self.keep(name, pack);
@@ -168,7 +302,6 @@ impl<'a> RegistryIndex<'a> {
                     }
                 }
             }
-            wave = next;
         }
     }
 
@@ -224,28 +357,26 @@ impl PackageIndex for RegistryIndex<'_> {
         let pack = load(self.registries, self.cache.as_ref(), name)?;
         Ok(self.keep(name, pack))
     }
-}
 
-/// The version manifest for one index entry, raw and parsed: from `cache` when its integrity is
-/// there, else from the registry (`None`: not served, or not JSON). The flag says whether it
-/// came from the cache.
-fn manifest_for(
-    cache: Option<&Cache>,
-    client: &RegistryClient,
-    name: &str,
-    version: &str,
-    entry: &Value,
-) -> Result<Option<(Vec<u8>, Value, bool)>, crate::registry::RegistryError> {
-    let cached =
-        entry.get("integrity").and_then(Value::as_str).and_then(|integrity| cache.and_then(|c| c.manifest(integrity)));
-    if let Some((bytes, manifest)) = cached {
-        return Ok(Some((bytes, manifest, true)));
+    fn complete(&self, name: &str, candidate: &Candidate) -> Result<Option<Candidate>, ResolveError> {
+        if !candidate.listed_only {
+            return Ok(Some(candidate.clone()));
+        }
+        if self.unreadable.borrow().contains(&(name.to_string(), candidate.version.to_string())) {
+            return Ok(None);
+        }
+        let Some(client) = client_for(self.registries, candidate) else { return Ok(None) };
+        let read = read_manifest(client, name, candidate).map_err(|e| unreachable(&candidate.source, &e))?;
+        Ok(read.map(|(bytes, full)| {
+            self.manifests.borrow_mut().insert((name.to_string(), full.version.to_string()), bytes);
+            full
+        }))
     }
-    let Some(bytes) = client.version_manifest(name, version)? else { return Ok(None) };
-    Ok(serde_json::from_slice::<Value>(&bytes).ok().map(|manifest| (bytes, manifest, false)))
 }
 
-/// One pack's candidates from the first registry that lists it (none when no registry does).
+/// One pack's listing from the first registry that lists it (none when no registry does): every
+/// version the index names, listed only, except those whose manifest `cache` holds (by the
+/// integrity the index gives), which come complete without a request.
 fn load(registries: &[Registry], cache: Option<&Cache>, name: &str) -> Result<Loaded, ResolveError> {
     let mut loaded = Loaded { candidates: Vec::new(), fetched: Vec::new() };
     for registry in registries {
@@ -256,25 +387,16 @@ fn load(registries: &[Registry], cache: Option<&Cache>, name: &str) -> Result<Lo
         for entry in index.get("versions").and_then(Value::as_array).into_iter().flatten() {
             let Some(text) = entry.get("version").and_then(Value::as_str) else { continue };
             let Ok(version) = Version::parse(text) else { continue };
-            let Some((bytes, manifest, from_cache)) =
-                manifest_for(cache, client, name, text, entry).map_err(|e| unreachable(&registry.url, &e))?
-            else {
-                continue;
-            };
-            let mut candidate = candidate_from_manifest(&manifest, version, &registry.url);
-            if from_cache {
-                // A cached manifest is as old as the download; the index is current.
-                if let Some(yanked) = entry.get("yanked") {
-                    candidate.yanked = truthy(Some(yanked));
+            let candidate = listed(entry, version, &registry.url);
+            let cached =
+                cache.filter(|_| !candidate.integrity.is_empty()).and_then(|c| c.manifest(&candidate.integrity));
+            loaded.candidates.push(match cached {
+                Some((_, manifest)) => {
+                    let full = candidate_from_manifest(&manifest, candidate.version.clone(), &registry.url);
+                    with_listing_state(full, &candidate)
                 }
-                if let Some(deprecated) = entry.get("deprecated") {
-                    candidate.deprecated = truthy(Some(deprecated))
-                        .then(|| candidate.deprecated.take().unwrap_or_else(|| "deprecated".into()));
-                }
-            } else {
-                loaded.fetched.push((text.to_string(), bytes));
-            }
-            loaded.candidates.push(candidate);
+                None => candidate,
+            });
         }
         // The first registry that lists the pack wins; later ones are not consulted for it.
         break;

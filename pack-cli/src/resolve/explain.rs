@@ -127,10 +127,8 @@ fn declared(provider: &Provider<'_>, parent: &Pkg, parent_set: &Vs, dep: &str) -
             let info = provider.cached(name);
             let versions: Vec<Version> =
                 info.as_ref().map(|i| i.versions_in(parent_set).cloned().collect()).unwrap_or_default();
-            let range = versions
-                .last()
-                .and_then(|v| info.as_ref().and_then(|i| i.get(v)))
-                .and_then(|c| c.dependencies.get(dep).cloned());
+            // The newest version whose manifest was read (a listed-only one declares nothing yet).
+            let range = versions.iter().rev().find_map(|v| provider.declared_range(name, v, dep));
             (with_versions(name, &versions), range)
         }
     };

@@ -61,6 +61,10 @@ pub struct Candidate {
     pub integrity: String,
     /// The base URL of the registry this version came from.
     pub source: String,
+    /// Listed by the pack index, manifest not read yet: `dependencies` and `peer_dependencies`
+    /// are empty until [`PackageIndex::complete`] reads it, which the resolver does only for the
+    /// versions it considers.
+    pub listed_only: bool,
 }
 
 impl Candidate {
@@ -75,6 +79,7 @@ impl Candidate {
             deprecated: None,
             integrity: String::new(),
             source: String::new(),
+            listed_only: false,
         }
     }
 }
@@ -83,8 +88,20 @@ impl Candidate {
 /// test fixture). Each pack is asked for at most once per resolution.
 pub trait PackageIndex {
     /// Every published version of `name`, in any order; an unknown pack is an empty list.
-    /// Transport failures are [`ResolveError::RegistryUnreachable`].
+    /// Transport failures are [`ResolveError::RegistryUnreachable`]. Versions may come back
+    /// [`Candidate::listed_only`] (a registry's pack index lists versions without their
+    /// dependencies, which only each version's manifest has).
     fn versions(&self, name: &str) -> Result<Vec<Candidate>, ResolveError>;
+
+    /// `candidate` (one of `versions(name)`, [`Candidate::listed_only`]) with its manifest read:
+    /// dependencies filled in, `listed_only` false. `Ok(None)` when the version has no readable
+    /// manifest, which makes it unusable. Asked at most once per version, and only for versions
+    /// the resolver considers, so a pack with hundreds of releases costs one manifest when its
+    /// newest one fits. The default returns the candidate as it is.
+    fn complete(&self, name: &str, candidate: &Candidate) -> Result<Option<Candidate>, ResolveError> {
+        let _ = name;
+        Ok(Some(candidate.clone()))
+    }
 }
 
 /// A security advisory affecting a range of one pack's versions.

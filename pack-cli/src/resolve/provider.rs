@@ -55,6 +55,7 @@ pub(crate) enum Unusable {
     Advisory(String),
     InvalidRange { dep: String, range: String, why: String },
     Unlisted,
+    NoManifest,
 }
 
 impl fmt::Display for Unusable {
@@ -66,6 +67,7 @@ impl fmt::Display for Unusable {
                 write!(f, "declares an invalid range `{range}` for {dep} ({why})")
             }
             Unusable::Unlisted => f.write_str("is not published"),
+            Unusable::NoManifest => f.write_str("has no readable manifest"),
         }
     }
 }
@@ -86,11 +88,17 @@ impl PackInfo {
     }
 }
 
+/// A listed-only version after [`PackageIndex::complete`]: `None` when it has no readable manifest.
+type Completed = Option<Rc<Candidate>>;
+
 pub(crate) struct Provider<'a> {
     index: &'a dyn PackageIndex,
     pub(crate) request: &'a Request,
     advisories: HashMap<&'a str, Vec<&'a Advisory>>,
     packs: RefCell<HashMap<Arc<str>, Rc<PackInfo>>>,
+    /// Listed-only candidates with their manifests read ([`PackageIndex::complete`]); `None`:
+    /// no readable manifest.
+    completed: RefCell<HashMap<(Arc<str>, Version), Completed>>,
     /// (pack, range text) → its version set; also lets explanations print a set as the range a
     /// manifest wrote.
     ranges: RefCell<HashMap<Arc<str>, BTreeMap<String, Vs>>>,
@@ -111,6 +119,7 @@ impl<'a> Provider<'a> {
             request,
             advisories,
             packs: RefCell::new(HashMap::new()),
+            completed: RefCell::new(HashMap::new()),
             ranges: RefCell::new(HashMap::new()),
             root_version: Version::new(0, 0, 0),
         }
@@ -128,6 +137,37 @@ impl<'a> Provider<'a> {
         let info = Rc::new(PackInfo { candidates });
         self.packs.borrow_mut().insert(Arc::from(name), Rc::clone(&info));
         Ok(info)
+    }
+
+    /// `candidate` of `name` with its manifest read: itself unless it is listed only, else what
+    /// the index completes it to, asked once per version. `None`: no readable manifest.
+    pub(crate) fn full(&self, name: &str, candidate: &Candidate) -> Result<Option<Rc<Candidate>>, ResolveError> {
+        if !candidate.listed_only {
+            return Ok(Some(Rc::new(candidate.clone())));
+        }
+        let key = (Arc::from(name), candidate.version.clone());
+        if let Some(done) = self.completed.borrow().get(&key) {
+            return Ok(done.clone());
+        }
+        let done = self.index.complete(name, candidate)?.map(|mut full| {
+            // The index's version and listing state stand; the manifest adds what it alone has.
+            full.version = candidate.version.clone();
+            full.listed_only = false;
+            Rc::new(full)
+        });
+        self.completed.borrow_mut().insert(key, done.clone());
+        Ok(done)
+    }
+
+    /// The range `name@version`'s manifest declares for `dep`, if that manifest has been read.
+    pub(crate) fn declared_range(&self, name: &str, version: &Version, dep: &str) -> Option<String> {
+        let info = self.cached(name)?;
+        let candidate = info.get(version)?;
+        if !candidate.listed_only {
+            return candidate.dependencies.get(dep).cloned();
+        }
+        let completed = self.completed.borrow();
+        completed.get(&(Arc::from(name), version.clone()))?.as_ref()?.dependencies.get(dep).cloned()
     }
 
     /// The cached listing, for callers that cannot fail (priorities, explanations).
@@ -276,6 +316,16 @@ impl DependencyProvider for Provider<'_> {
                 if let Some(why) = self.status(name, candidate) {
                     return Ok(Dependencies::Unavailable(why));
                 }
+                let full;
+                let candidate = if candidate.listed_only {
+                    full = self.full(name, candidate)?;
+                    match full.as_deref() {
+                        Some(full) => full,
+                        None => return Ok(Dependencies::Unavailable(Unusable::NoManifest)),
+                    }
+                } else {
+                    candidate
+                };
                 for (dep_name, text) in &candidate.dependencies {
                     // A self-dependency is a cycle; it is reported from the chosen graph, where
                     // every edge is checked, rather than handed to the solver.
@@ -322,7 +372,11 @@ fn build(provider: &Provider<'_>, solution: SelectedDependencies<Pkg, Version>) 
     for (package, version) in solution {
         if let Pkg::Pack(name) = package {
             let info = provider.pack(&name)?;
-            let candidate = info.get(&version).cloned().unwrap_or_else(|| Candidate::new(version));
+            let candidate = match info.get(&version) {
+                // Every chosen version had its dependencies asked for, so this reads no manifest.
+                Some(listed) => provider.full(&name, listed)?.map_or_else(|| listed.clone(), |c| (*c).clone()),
+                None => Candidate::new(version),
+            };
             chosen.insert(name.to_string(), candidate);
         }
     }

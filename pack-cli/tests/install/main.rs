@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 mod common;
 
 use common::*;
-use openwop_test_support::{serve_static, serve_static_at, sign_keychain};
+use openwop_test_support::{serve_static, serve_static_logged_at, sign_keychain};
 
 #[test]
 fn publish_depend_lock_install_then_refuse_tampering() {
@@ -47,10 +47,10 @@ fn publish_depend_lock_install_then_refuse_tampering() {
     let host = d.join("host");
     let gets = version_file_gets();
     let out = pack.ok(&["--json", "install", "vendor.acme.app@^1", "--host-dir", "host"]);
-    // Every version file is requested once: the three candidates' manifests while resolving
-    // (the download reuses the two chosen ones), then each chosen version's tarball, signature
-    // and registry statement.
-    assert_eq!(version_file_gets() - gets, 3 + 2 * 3, "a version file was requested twice");
+    // Every version file is requested once, and only the chosen versions': their two manifests
+    // while resolving (base@0.2.0's is never read, no range asks for it; the download reuses
+    // both), then each one's tarball, signature and registry statement.
+    assert_eq!(version_file_gets() - gets, 2 + 2 * 3, "a version file was requested twice");
     assert_eq!(out["reason"], "install");
     let lock: Value = serde_json::from_slice(&std::fs::read(host.join("pack-lock.json")).unwrap()).unwrap();
     let packs = lock["packs"].as_array().unwrap();
@@ -72,11 +72,11 @@ fn publish_depend_lock_install_then_refuse_tampering() {
     pack.ok(&["--json", "install", "--host-dir", "host", "--offline"]);
     let before = tree_files(&host.join("packs/"));
 
-    // A warm re-resolve reads the manifests of cached versions from the cache: of the three
-    // candidate manifests only base@0.2.0's (never downloaded) is requested, and nothing else.
+    // A warm re-resolve reads the manifests of cached versions from the cache: no version file
+    // is requested (base@0.2.0's manifest, never downloaded, is still not needed).
     let gets = version_file_gets();
     pack.ok(&["--json", "install", "vendor.acme.app@^1", "--host-dir", "host-warm"]);
-    assert_eq!(version_file_gets() - gets, 1, "only the uncached manifest is fetched");
+    assert_eq!(version_file_gets() - gets, 0, "nothing is fetched");
 
     // This registry's trust requires statements: a cache entry that lacks its statement (cached
     // from a registry without them) is downloaded again, not refused, and gains the statement.
@@ -88,11 +88,7 @@ fn publish_depend_lock_install_then_refuse_tampering() {
     std::fs::remove_file(d.join("cache").join(&cached[0])).unwrap();
     let gets = version_file_gets();
     pack.ok(&["--json", "install", "vendor.acme.app@^1", "--host-dir", "host-restated"]);
-    assert_eq!(
-        version_file_gets() - gets,
-        1 + 4,
-        "the uncached manifest, then that version's manifest, tarball, signature and statement"
-    );
+    assert_eq!(version_file_gets() - gets, 4, "that version's manifest, tarball, signature and statement");
     assert_eq!(statements(&d.join("cache")), cached);
     // Yank state still comes from the fresh pack index, not from the cached manifest: base@0.1.0
     // is cached and then yanked, so a new ^0.1 finds nothing usable.
@@ -176,7 +172,8 @@ fn install_from_the_fixture_tree_on_a_static_server() {
         std::fs::write(p, data).unwrap();
     }
     let port = free_port();
-    let (server, base) = serve_static_at(&served, port);
+    let log = d.join("requests.log");
+    let (server, base) = serve_static_logged_at(&served, port, Some(&log));
     let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../keys/openwop-reference-registry.trust.json");
     std::fs::write(
         d.join("pack.toml"),
@@ -214,6 +211,12 @@ fn install_from_the_fixture_tree_on_a_static_server() {
         .max()
         .unwrap();
     assert_eq!(version, highest.to_string(), "the highest unyanked ^1 version");
+    // Of the pack's version manifests only the chosen one was requested: the pack index lists
+    // the versions, and the others' manifests are read only when resolution turns to them.
+    let listed = index["versions"].as_array().unwrap().len();
+    assert!(listed > 2, "the fixture lists {listed} versions");
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(manifest_requests(&log_text), vec![version.as_str()], "{log_text}");
     // Installed files equal the tarball's files.
     let tgz = std::fs::read(tree.join(format!("v1/packs/core.openwop.http/-/{version}.tgz"))).unwrap();
     let archive = pack_verify::tarball::read_pack(&tgz, &pack_verify::tarball::TarLimits::default()).unwrap();
@@ -259,7 +262,7 @@ fn install_from_the_fixture_tree_on_a_static_server() {
     assert!(d.join("host/packs/core.openwop.http/pack.json").is_file());
 
     // A tampered tarball on the server is refused once the cache cannot answer.
-    let (_server, _) = serve_static_at(&served, port);
+    let (_server, _) = serve_static_logged_at(&served, port, Some(&log));
     let target = served.join(format!("v1/packs/core.openwop.http/-/{version}.tgz"));
     let mut bytes = std::fs::read(&target).unwrap();
     let last = bytes.len() - 10;
@@ -280,6 +283,39 @@ fn install_from_the_fixture_tree_on_a_static_server() {
     let message = refused["message"].as_str().unwrap();
     assert!(message.contains("core.openwop.a2a/index.json") && message.contains("not JSON"), "{refused}");
     assert!(!d.join("host-broken/packs").exists(), "nothing installed");
+
+    // A listed version whose manifest is unreadable (a mirror still catching up, a broken file)
+    // is skipped for the next one that fits, and its manifest is asked for once.
+    let next = index["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["yanked"] == false && v["version"].as_str().unwrap().starts_with("1."))
+        .map(|v| semver::Version::parse(v["version"].as_str().unwrap()).unwrap())
+        .filter(|v| *v < highest)
+        .max()
+        .unwrap()
+        .to_string();
+    std::fs::write(served.join(format!("v1/packs/core.openwop.http/-/{version}.json")), b"<html>busy</html>").unwrap();
+    std::fs::remove_dir_all(d.join("cache")).unwrap();
+    let logged = std::fs::read_to_string(&log).unwrap().len();
+    let out = pack.ok(&["--json", "install", "core.openwop.http@^1", "--host-dir", "host-lag"]);
+    assert_eq!(out["packs"][0]["version"], next.as_str(), "{out}");
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    let mut manifests = manifest_requests(&log_text[logged..]);
+    manifests.sort();
+    let mut expected = vec![next.as_str(), version.as_str()];
+    expected.sort();
+    assert_eq!(manifests, expected, "{}", &log_text[logged..]);
+}
+
+/// The versions of `core.openwop.http` whose manifest a static server's access log shows requested.
+fn manifest_requests(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter_map(|line| line.split('"').nth(1)?.strip_prefix("GET /v1/packs/core.openwop.http/-/"))
+        .filter_map(|rest| rest.split(' ').next()?.strip_suffix(".json"))
+        .filter(|stem| semver::Version::parse(stem).is_ok())
+        .collect()
 }
 
 /// A primary registry (ours, own root) and a fallback (the public tree, the shipped bundle): each

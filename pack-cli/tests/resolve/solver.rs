@@ -285,3 +285,55 @@ fn peer_dependencies_are_echoed() {
     let resolution = resolve(&index, &request(&[(C, "^1")])).unwrap();
     assert_eq!(resolution.packages[C].peer_dependencies, map(&[("host.aiEnvelope", "supported")]));
 }
+
+#[test]
+fn a_registry_listing_reads_only_the_manifests_the_solver_considers() {
+    let mut index = MemIndex::new();
+    for minor in 0..30 {
+        index.add(A, &format!("1.{minor}.0"), &[(C, "^1")]);
+    }
+    for patch in 0..10 {
+        index.add(C, &format!("1.0.{patch}"), &[]);
+    }
+    let listed = Listed::new(&index);
+    let resolution = resolve(&listed, &request(&[(A, "^1")])).unwrap();
+    assert_eq!(versions(&resolution), map(&[(A, "1.29.0"), (C, "1.0.9")]));
+    assert_eq!(resolution.packages[A].dependencies[C], v("1.0.9"));
+    // Two manifests of forty, where reading every version's costs one request each.
+    assert_eq!(listed.completed(), vec![format!("{A}@1.29.0"), format!("{C}@1.0.9")]);
+
+    // Backtracking reads the versions it tries, and no others.
+    let mut index = MemIndex::new();
+    index.add(A, "1.0.0", &[(B, "^1")]);
+    index.add(A, "1.5.0", &[(B, "^1")]);
+    index.add(A, "2.0.0", &[(B, "^2")]);
+    index.add(B, "1.0.0", &[]);
+    index.add(B, "1.1.0", &[]);
+    let listed = Listed::new(&index);
+    let resolution = resolve(&listed, &request(&[(A, "*")])).unwrap();
+    assert_eq!(versions(&resolution), map(&[(A, "1.5.0"), (B, "1.1.0")]));
+    assert_eq!(listed.completed(), vec![format!("{A}@1.5.0"), format!("{A}@2.0.0"), format!("{B}@1.1.0")]);
+}
+
+#[test]
+fn a_version_without_a_readable_manifest_is_skipped_then_reported() {
+    let mut index = MemIndex::new();
+    index.add(A, "1.0.0", &[(C, "^1")]);
+    index.add(A, "1.1.0", &[(C, "^1")]);
+    index.add(C, "1.0.0", &[]);
+    let mut listed = Listed::new(&index);
+    listed.no_manifest.insert(format!("{A}@1.1.0"));
+    let resolution = resolve(&listed, &request(&[(A, "^1")])).unwrap();
+    assert_eq!(versions(&resolution), map(&[(A, "1.0.0"), (C, "1.0.0")]));
+    assert_eq!(resolution.packages[A].integrity, integrity(A, "1.0.0"));
+
+    let mut listed = Listed::new(&index);
+    listed.no_manifest.insert(format!("{A}@1.0.0"));
+    listed.no_manifest.insert(format!("{A}@1.1.0"));
+    let err = resolve(&listed, &request(&[(A, "^1")])).unwrap_err();
+    assert_eq!(err.code(), "pack_manifest_invalid");
+    assert_eq!(err.details(), json!({"packName": A, "range": "^1", "requestedBy": "root"}));
+    assert!(err.to_string().contains("has no readable manifest"), "{err}");
+    // Each manifest was asked for once (`Listed` panics on a second read).
+    assert_eq!(listed.completed(), vec![format!("{A}@1.0.0"), format!("{A}@1.1.0")]);
+}

@@ -16,6 +16,59 @@ pub struct MemIndex {
     pub fetches: RefCell<Vec<String>>,
 }
 
+/// The same snapshot as a registry serves it: `versions` lists every version without its
+/// dependencies ([`Candidate::listed_only`], like a pack index), and each version's manifest is
+/// read on demand through `complete`, which records `name@version`. Versions in `no_manifest`
+/// have none.
+pub struct Listed<'a> {
+    pub index: &'a MemIndex,
+    pub no_manifest: BTreeSet<String>,
+    pub completed: RefCell<Vec<String>>,
+}
+
+impl<'a> Listed<'a> {
+    pub fn new(index: &'a MemIndex) -> Self {
+        Listed { index, no_manifest: BTreeSet::new(), completed: RefCell::default() }
+    }
+
+    /// `name@version` of every manifest read, sorted.
+    pub fn completed(&self) -> Vec<String> {
+        let mut out = self.completed.borrow().clone();
+        out.sort();
+        out
+    }
+}
+
+impl PackageIndex for Listed<'_> {
+    fn versions(&self, name: &str) -> Result<Vec<Candidate>, ResolveError> {
+        if self.index.unreachable.contains(name) {
+            return Err(unreachable());
+        }
+        let listed = |c: &Candidate| Candidate {
+            dependencies: BTreeMap::new(),
+            peer_dependencies: BTreeMap::new(),
+            listed_only: true,
+            ..c.clone()
+        };
+        Ok(self.index.packs.get(name).map(|list| list.iter().map(listed).collect()).unwrap_or_default())
+    }
+
+    fn complete(&self, name: &str, candidate: &Candidate) -> Result<Option<Candidate>, ResolveError> {
+        let id = format!("{name}@{}", candidate.version);
+        assert!(!self.completed.borrow().contains(&id), "{id}: manifest read twice");
+        self.completed.borrow_mut().push(id.clone());
+        if self.no_manifest.contains(&id) {
+            return Ok(None);
+        }
+        let list = self.index.packs.get(name).expect("complete() asked for a pack versions() listed");
+        Ok(list.iter().find(|c| c.version == candidate.version).cloned())
+    }
+}
+
+fn unreachable() -> ResolveError {
+    ResolveError::RegistryUnreachable { registry: REGISTRY.into(), reason: "connection refused".into() }
+}
+
 pub fn v(text: &str) -> Version {
     Version::parse(text).unwrap()
 }
@@ -52,10 +105,7 @@ impl PackageIndex for MemIndex {
     fn versions(&self, name: &str) -> Result<Vec<Candidate>, ResolveError> {
         self.fetches.borrow_mut().push(name.to_string());
         if self.unreachable.contains(name) {
-            return Err(ResolveError::RegistryUnreachable {
-                registry: REGISTRY.into(),
-                reason: "connection refused".into(),
-            });
+            return Err(unreachable());
         }
         Ok(self.packs.get(name).cloned().unwrap_or_default())
     }
@@ -65,17 +115,34 @@ pub fn request(roots: &[(&str, &str)]) -> Request {
     Request { roots: roots.iter().map(|(n, r)| (n.to_string(), r.to_string())).collect(), ..Request::default() }
 }
 
+/// Resolves against `index` as given and as a registry lists it ([`Listed`]), and asserts both
+/// give the same outcome: reading manifests only on demand must not change any answer.
+fn both(index: &MemIndex, request: &Request) -> Result<Resolution, Box<ResolveError>> {
+    let eager = resolve(index, request);
+    let listed = Listed::new(index);
+    let lazy = resolve(&listed, request);
+    match (&eager, &lazy) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "listed-only resolution differs"),
+        (Err(a), Err(b)) => {
+            assert_eq!((a.code(), a.details()), (b.code(), b.details()), "listed-only failure differs");
+            assert_eq!(a.to_string(), b.to_string(), "listed-only failure reads differently");
+        }
+        _ => panic!("listed-only resolution gave {lazy:?} where the full index gave {eager:?}"),
+    }
+    eager.map_err(Box::new)
+}
+
 pub fn solve(index: &MemIndex, request: &Request) -> Resolution {
-    resolve(index, request).unwrap_or_else(|e| panic!("resolution failed: {e}"))
+    both(index, request).unwrap_or_else(|e| panic!("resolution failed: {e}"))
 }
 
 pub fn fail(index: &MemIndex, request: &Request) -> ResolveError {
-    match resolve(index, request) {
+    match both(index, request) {
         Ok(r) => panic!(
             "expected a failure, got {:?}",
             r.packages.values().map(|p| format!("{}@{}", p.name, p.version)).collect::<Vec<_>>()
         ),
-        Err(e) => e,
+        Err(e) => *e,
     }
 }
 
