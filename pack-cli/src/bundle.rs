@@ -32,7 +32,7 @@ use serde_json::{Map, Value, json};
 use crate::config::{Config, normalize_url};
 use crate::error::{CliError, CliResult};
 use crate::install::cache::{Cache, CachedVersion};
-use crate::install::pipeline::{Known, fetch_all, verifiers, verify_all};
+use crate::install::pipeline::{Known, fetch_all, verifier_for, verifiers, verify_all};
 use crate::install::source::Registry;
 use crate::lockfile::{Lockfile, timestamp};
 
@@ -145,9 +145,7 @@ pub fn collect(config: &Config, options: &BundleOptions, created_at: &str) -> Cl
         used.push(registry.url.clone());
         // The root the packs were just verified with (resolving it again would fetch the
         // keychain a second time).
-        let Some(root) = verifiers.get(&registry.url).map(pack_verify::Verifier::root) else {
-            return Err(CliError::usage("internal_error", "no verifier for a registry", "report this bug"));
-        };
+        let root = verifier_for(&verifiers, registry)?.root();
         let put = |files: &mut Files, rel: &str, bytes: Vec<u8>| {
             files.insert(format!("{dir}/{rel}"), bytes);
         };

@@ -13,8 +13,9 @@ use crate::trust::{Clock, ExpiryPolicy, SystemClock, TrustBundle, TrustRoot, Tru
 use crate::verify::{VerifiedVersion, Verifier, VersionInput};
 
 /// Fetches in flight at once from a registry over HTTP (npm allows 15 connections per host by
-/// default): fetching a version is mostly waiting for the network (on loopback with two cores, verifying the 848
-/// documents of the fixture registry took 84 ms with one worker per core and 60 ms with 16).
+/// default): fetching a version is mostly waiting for the network (on loopback with two cores,
+/// verifying the 848 documents of the fixture registry took 84 ms with one worker per core and
+/// 60 ms with 16).
 pub const HTTP_CONCURRENCY: usize = 16;
 
 /// Path of the keychain envelope on a registry that publishes one.

@@ -313,6 +313,14 @@ pub fn verifiers(registries: &[Registry], lockfile: &Lockfile, cache: &Cache) ->
     Ok(verifiers)
 }
 
+/// `registry`'s verifier among `verifiers` (from [`verifiers`], which makes one for every registry
+/// a lockfile's packs come from).
+pub fn verifier_for<'v>(verifiers: &'v HashMap<String, Verifier>, registry: &Registry) -> CliResult<&'v Verifier> {
+    verifiers
+        .get(&registry.url)
+        .ok_or_else(|| CliError::usage("internal_error", "no verifier for a registry", "report this bug"))
+}
+
 /// Verifies every fetched version with its registry's verifier (from [`verifiers`]), on every
 /// core; the first failure in lockfile order is the one reported.
 pub fn verify_all(
@@ -326,9 +334,7 @@ pub fn verify_all(
         work.push((pack, files, registry_for(registries, lockfile, pack)?));
     }
     super::on_workers(0, "verifying", &work, |&(pack, files, registry)| {
-        let Some(verifier) = verifiers.get(&registry.url) else {
-            return Err(CliError::usage("internal_error", "no verifier for a registry", "report this bug"));
-        };
+        let verifier = verifier_for(verifiers, registry)?;
         let mut item = match verify_one(verifier, pack, files, &[]) {
             // A bad signature: ask the registry which other versions exist, to tell a replayed
             // signature from a forged one (the failure path only; nothing more is trusted).

@@ -61,18 +61,13 @@ pub struct RegistryIndex<'a> {
 /// The most packs [`RegistryIndex::prefetch`] loads before the solver asks for them.
 pub const PREFETCH_LIMIT: usize = 10_000;
 
-/// One pack as the index loads it: its candidates (listed only, unless their manifest was in the
-/// cache or has been read since), and the manifests that came from the network.
-struct Loaded {
+/// What [`prefetch_one`] did for one pack: its candidates (listed only, unless their manifest was
+/// in the cache or has been read now), the manifests it read from the network by version, the
+/// candidates it guessed the solver will pick (their manifests read), whose dependencies the next
+/// wave follows, and the guessed versions that have no readable manifest.
+struct Prefetched {
     candidates: Vec<Candidate>,
     fetched: Vec<(String, Vec<u8>)>,
-}
-
-/// What [`prefetch_one`] did for one pack: its listing, the versions it guessed the solver will
-/// pick (their manifests read), whose dependencies the next wave follows, and the guessed
-/// versions that have no readable manifest.
-struct Prefetched {
-    pack: Loaded,
     picks: Vec<usize>,
     unreadable: Vec<String>,
 }
@@ -106,21 +101,16 @@ fn truthy(v: Option<&Value>) -> bool {
 
 /// The candidate a served version manifest describes.
 pub fn candidate_from_manifest(manifest: &Value, version: Version, source: &str) -> Candidate {
-    let deprecated = truthy(manifest.get("deprecated"))
-        .then(|| manifest.get("deprecationReason").and_then(Value::as_str).unwrap_or("deprecated").to_string());
     Candidate {
-        version,
         dependencies: string_map(manifest.get("dependencies")),
         peer_dependencies: string_map(manifest.get("peerDependencies")),
-        yanked: truthy(manifest.get("yanked")),
-        deprecated,
-        integrity: manifest.get("integrity").and_then(Value::as_str).unwrap_or_default().to_string(),
-        source: source.to_string(),
         listed_only: false,
+        ..listed(manifest, version, source)
     }
 }
 
-/// The candidate a pack index entry lists, before its manifest is read ([`Candidate::listed_only`]).
+/// The candidate a pack index entry (or a manifest: the same fields) lists, before its manifest
+/// is read ([`Candidate::listed_only`]).
 fn listed(entry: &Value, version: Version, source: &str) -> Candidate {
     let deprecated = truthy(entry.get("deprecated"))
         .then(|| entry.get("deprecationReason").and_then(Value::as_str).unwrap_or("deprecated").to_string());
@@ -134,10 +124,12 @@ fn listed(entry: &Value, version: Version, source: &str) -> Candidate {
     }
 }
 
-/// `full` (read from a manifest) with the yanked and deprecated state of `listed`: a manifest may
-/// be as old as the download that cached it, the pack index is current. A deprecation keeps the
-/// manifest's reason when it gives one; a manifest without `integrity` takes the index's.
-fn with_listing_state(mut full: Candidate, listed: &Candidate) -> Candidate {
+/// `listed` completed by its `manifest`, keeping the listing's yanked and deprecated state: a
+/// manifest may be as old as the download that cached it, the pack index is current. A
+/// deprecation keeps the manifest's reason when it gives one; a manifest without `integrity`
+/// takes the index's.
+fn completed(manifest: &Value, listed: &Candidate) -> Candidate {
+    let mut full = candidate_from_manifest(manifest, listed.version.clone(), &listed.source);
     full.yanked = listed.yanked;
     if full.integrity.is_empty() {
         // Checked against the downloaded bytes either way; the index's value is as good.
@@ -148,7 +140,6 @@ fn with_listing_state(mut full: Candidate, listed: &Candidate) -> Candidate {
         (Some(_), Some(reason)) => Some(reason),
         (Some(reason), None) => Some(reason.clone()),
     };
-    full.listed_only = false;
     full
 }
 
@@ -161,8 +152,8 @@ fn read_manifest(
 ) -> Result<Option<(Vec<u8>, Candidate)>, crate::registry::RegistryError> {
     let Some(bytes) = client.version_manifest(name, &listed.version.to_string())? else { return Ok(None) };
     let Ok(manifest) = serde_json::from_slice::<Value>(&bytes) else { return Ok(None) };
-    let full = candidate_from_manifest(&manifest, listed.version.clone(), &listed.source);
-    Ok(Some((bytes, with_listing_state(full, listed))))
+    let full = completed(&manifest, listed);
+    Ok(Some((bytes, full)))
 }
 
 /// The client of the registry a candidate came from.
@@ -199,16 +190,16 @@ fn prefetch_one(
     listing: Option<&Vec<Candidate>>,
     request: &Request,
 ) -> Result<Prefetched, ResolveError> {
-    let mut pack = match listing {
-        Some(candidates) => Loaded { candidates: candidates.clone(), fetched: Vec::new() },
+    let mut candidates = match listing {
+        Some(candidates) => candidates.clone(),
         None => load(registries, cache, name)?,
     };
-    let (mut picks, mut unreadable) = (Vec::new(), Vec::new());
+    let (mut fetched, mut picks, mut unreadable) = (Vec::new(), Vec::new(), Vec::new());
     for range in ranges {
-        let Some(i) = likely_pick(&pack.candidates, range, request.pins.get(name), request.overrides.get(name)) else {
+        let Some(i) = likely_pick(&candidates, range, request.pins.get(name), request.overrides.get(name)) else {
             continue;
         };
-        let candidate = &pack.candidates[i];
+        let candidate = &candidates[i];
         if candidate.listed_only {
             let Some(client) = client_for(registries, candidate) else { continue };
             // No manifest: the solver skips this version when it considers it.
@@ -218,14 +209,14 @@ fn prefetch_one(
                 unreadable.push(candidate.version.to_string());
                 continue;
             };
-            pack.fetched.push((full.version.to_string(), bytes));
-            pack.candidates[i] = full;
+            fetched.push((full.version.to_string(), bytes));
+            candidates[i] = full;
         }
         if !picks.contains(&i) {
             picks.push(i);
         }
     }
-    Ok(Prefetched { pack, picks, unreadable })
+    Ok(Prefetched { candidates, fetched, picks, unreadable })
 }
 
 impl<'a> RegistryIndex<'a> {
@@ -285,17 +276,17 @@ impl<'a> RegistryIndex<'a> {
             );
             for ((name, _, _), result) in work.iter().zip(done) {
                 match result {
-                    Ok(Prefetched { pack, picks, unreadable }) => {
+                    Ok(Prefetched { candidates, fetched, picks, unreadable }) => {
                         let versions = unreadable.into_iter().map(|version| (name.clone(), version));
                         self.unreadable.borrow_mut().extend(versions);
                         for &i in &picks {
-                            for (dep, range) in &pack.candidates[i].dependencies {
+                            for (dep, range) in &candidates[i].dependencies {
                                 if followed.len() < PREFETCH_LIMIT && followed.insert((dep.clone(), range.clone())) {
                                     wave.entry(dep.clone()).or_default().push(range.clone());
                                 }
                             }
                         }
-                        self.keep(name, pack);
+                        self.keep(name, candidates, fetched);
                     }
                     Err(e) => {
                         self.failed.borrow_mut().insert(name.clone(), e);
@@ -310,13 +301,13 @@ impl<'a> RegistryIndex<'a> {
         std::mem::take(&mut *self.manifests.borrow_mut())
     }
 
-    fn keep(&self, name: &str, pack: Loaded) -> Vec<Candidate> {
+    /// Records `name`'s candidates and the manifests read for them (by version).
+    fn keep(&self, name: &str, candidates: Vec<Candidate>, fetched: Vec<(String, Vec<u8>)>) {
         let mut manifests = self.manifests.borrow_mut();
-        for (version, bytes) in pack.fetched {
+        for (version, bytes) in fetched {
             manifests.insert((name.to_string(), version), bytes);
         }
-        self.seen.borrow_mut().insert(name.to_string(), pack.candidates.clone());
-        pack.candidates
+        self.seen.borrow_mut().insert(name.to_string(), candidates);
     }
 
     /// Advisories of every registry, for the resolver.
@@ -354,8 +345,9 @@ impl PackageIndex for RegistryIndex<'_> {
         if let Some(e) = self.failed.borrow_mut().remove(name) {
             return Err(e);
         }
-        let pack = load(self.registries, self.cache.as_ref(), name)?;
-        Ok(self.keep(name, pack))
+        let candidates = load(self.registries, self.cache.as_ref(), name)?;
+        self.keep(name, candidates.clone(), Vec::new());
+        Ok(candidates)
     }
 
     fn complete(&self, name: &str, candidate: &Candidate) -> Result<Option<Candidate>, ResolveError> {
@@ -377,8 +369,8 @@ impl PackageIndex for RegistryIndex<'_> {
 /// One pack's listing from the first registry that lists it (none when no registry does): every
 /// version the index names, listed only, except those whose manifest `cache` holds (by the
 /// integrity the index gives), which come complete without a request.
-fn load(registries: &[Registry], cache: Option<&Cache>, name: &str) -> Result<Loaded, ResolveError> {
-    let mut loaded = Loaded { candidates: Vec::new(), fetched: Vec::new() };
+fn load(registries: &[Registry], cache: Option<&Cache>, name: &str) -> Result<Vec<Candidate>, ResolveError> {
+    let mut candidates = Vec::new();
     for registry in registries {
         let Some(client) = &registry.client else { continue };
         let Some(index) = client.pack_index(name).map_err(|e| unreachable(&registry.url, &e))? else {
@@ -390,16 +382,13 @@ fn load(registries: &[Registry], cache: Option<&Cache>, name: &str) -> Result<Lo
             let candidate = listed(entry, version, &registry.url);
             let cached =
                 cache.filter(|_| !candidate.integrity.is_empty()).and_then(|c| c.manifest(&candidate.integrity));
-            loaded.candidates.push(match cached {
-                Some((_, manifest)) => {
-                    let full = candidate_from_manifest(&manifest, candidate.version.clone(), &registry.url);
-                    with_listing_state(full, &candidate)
-                }
+            candidates.push(match cached {
+                Some((_, manifest)) => completed(&manifest, &candidate),
                 None => candidate,
             });
         }
         // The first registry that lists the pack wins; later ones are not consulted for it.
         break;
     }
-    Ok(loaded)
+    Ok(candidates)
 }

@@ -139,18 +139,15 @@ impl<'a> Provider<'a> {
         Ok(info)
     }
 
-    /// `candidate` of `name` with its manifest read: itself unless it is listed only, else what
-    /// the index completes it to, asked once per version. `None`: no readable manifest.
-    pub(crate) fn full(&self, name: &str, candidate: &Candidate) -> Result<Option<Rc<Candidate>>, ResolveError> {
-        if !candidate.listed_only {
-            return Ok(Some(Rc::new(candidate.clone())));
-        }
+    /// A listed-only `candidate` of `name` with its manifest read, as the index completes it,
+    /// asked once per version. `None`: no readable manifest.
+    fn full(&self, name: &str, candidate: &Candidate) -> Result<Option<Rc<Candidate>>, ResolveError> {
         let key = (Arc::from(name), candidate.version.clone());
         if let Some(done) = self.completed.borrow().get(&key) {
             return Ok(done.clone());
         }
         let done = self.index.complete(name, candidate)?.map(|mut full| {
-            // The index's version and listing state stand; the manifest adds what it alone has.
+            // The listed version stands, whatever an index implementation hands back.
             full.version = candidate.version.clone();
             full.listed_only = false;
             Rc::new(full)
@@ -374,7 +371,10 @@ fn build(provider: &Provider<'_>, solution: SelectedDependencies<Pkg, Version>) 
             let info = provider.pack(&name)?;
             let candidate = match info.get(&version) {
                 // Every chosen version had its dependencies asked for, so this reads no manifest.
-                Some(listed) => provider.full(&name, listed)?.map_or_else(|| listed.clone(), |c| (*c).clone()),
+                Some(listed) if listed.listed_only => {
+                    provider.full(&name, listed)?.map_or_else(|| listed.clone(), |c| (*c).clone())
+                }
+                Some(candidate) => candidate.clone(),
                 None => Candidate::new(version),
             };
             chosen.insert(name.to_string(), candidate);
