@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use pack_verify::canonical::to_canonical_pretty;
 use pack_verify::integrity::Integrity;
+use pack_verify::manifest::Lifecycle;
 use pack_verify::trust::KeyRole;
 use pack_verify::trust::namespace::any_admits;
 use serde_json::{Map, Value, json};
@@ -166,11 +167,13 @@ pub fn collect(config: &Config, options: &BundleOptions, created_at: &str) -> Cl
             let mut row = Map::new();
             row.insert("version".into(), json!(v));
             row.insert("integrity".into(), json!(pack.integrity));
-            for key in ["publishedAt", "yanked", "deprecated"] {
-                if let Some(value) = version_field(&manifest, key) {
-                    row.insert(key.into(), value.clone());
-                }
+            if let Some(value) = version_field(&manifest, "publishedAt") {
+                row.insert("publishedAt".into(), value.clone());
             }
+            // The reference registry's booleans, whichever spelling the manifest used.
+            let lifecycle = Lifecycle::from_value(&manifest);
+            row.insert("yanked".into(), json!(lifecycle.yanked));
+            row.insert("deprecated".into(), json!(lifecycle.deprecated()));
             packs.entry(pack.name.clone()).or_default().push(Value::Object(row));
             listed.push(json!({"name": pack.name, "version": v, "integrity": pack.integrity}));
         }

@@ -111,11 +111,15 @@ struct RawVersionManifest {
     integrity: Option<Loose<String>>,
     signing: Option<Object<RawSigning>>,
     published_at: Option<Loose<String>>,
+    // The lifecycle fields, as in `RawLifecycle`: not flattened, because serde's `flatten` would
+    // buffer every field the verifier skips (whole node lists) to hand them on.
     yanked: Option<BoolOrObject<RawYank>>,
     yanked_reason: Option<Loose<String>>,
     deprecated: Option<Loose<bool>>,
     version_deprecated: Option<Loose<bool>>,
     deprecation: Option<BoolOrObject<RawDeprecation>>,
+    deprecation_reason: Option<Loose<String>>,
+    superseded_by: Option<Loose<String>>,
 }
 
 /// The spec's object form of `yanked` (the reference registry writes a boolean).
@@ -124,9 +128,106 @@ struct RawYank {
     reason: Option<Loose<String>>,
 }
 
+/// The spec's object form of deprecation, `deprecation: {deprecated, reason, supersededBy}`.
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RawDeprecation {
     deprecated: Option<Loose<bool>>,
+    reason: Option<Loose<String>>,
+    superseded_by: Option<Loose<String>>,
+}
+
+/// Every spelling of a version's lifecycle state (contract §6.1), from a version manifest or a
+/// pack index entry.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawLifecycle {
+    yanked: Option<BoolOrObject<RawYank>>,
+    yanked_reason: Option<Loose<String>>,
+    deprecated: Option<Loose<bool>>,
+    version_deprecated: Option<Loose<bool>>,
+    deprecation: Option<BoolOrObject<RawDeprecation>>,
+    deprecation_reason: Option<Loose<String>>,
+    superseded_by: Option<Loose<String>>,
+}
+
+/// A version's lifecycle state as the registry states it, outside the signature: whether it is
+/// yanked or deprecated, and why.
+///
+/// Read the same way wherever it is read (the verifier, the resolver, a registry importing or
+/// mirroring another), so that a host and the tool that resolved for it never disagree about a
+/// version. The wire has three spellings (contract §6.1): the reference registry's flat
+/// booleans (`yanked` + `yankedReason`, `deprecated` + `deprecationReason` + `supersededBy`),
+/// the spec's objects (`yanked: {reason}`, `deprecation: {deprecated, reason, supersededBy}`)
+/// and v2's `versionDeprecated`. A field of any other type counts as absent (`"yanked": "soon"`
+/// is not a yank).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// Whether the version is yanked (`yanked: true` or the spec's object).
+    pub yanked: bool,
+    /// `yankedReason` (or `yanked.reason`).
+    pub yanked_reason: Option<String>,
+    /// The deprecation, if the version is deprecated (`deprecated`, `versionDeprecated` or
+    /// `deprecation.deprecated`).
+    pub deprecation: Option<Deprecation>,
+}
+
+/// Why a version is deprecated and what replaces it, each when the registry says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Deprecation {
+    /// `deprecation.reason`, else `deprecationReason`.
+    pub reason: Option<String>,
+    /// `deprecation.supersededBy`, else `supersededBy`.
+    pub superseded_by: Option<String>,
+}
+
+impl Lifecycle {
+    /// Reads the lifecycle fields of a version manifest or pack index entry already parsed as
+    /// JSON. Anything that is not an object states no lifecycle (the default).
+    pub fn from_value(value: &Value) -> Self {
+        // From a `Value` no field can be repeated and every field is read loosely, so this
+        // cannot fail on an object.
+        match Object::<RawLifecycle>::deserialize(value) {
+            Ok(Object(raw)) => raw.into_lifecycle(),
+            Err(_) => Lifecycle::default(),
+        }
+    }
+
+    /// Whether the version is deprecated.
+    pub fn deprecated(&self) -> bool {
+        self.deprecation.is_some()
+    }
+}
+
+impl RawLifecycle {
+    fn into_lifecycle(self) -> Lifecycle {
+        let (yanked, yanked_reason) = match self.yanked {
+            Some(BoolOrObject::Bool(true)) => (true, loose(self.yanked_reason)),
+            Some(BoolOrObject::Object(y)) => (true, loose(y.reason).or_else(|| loose(self.yanked_reason))),
+            // An unyanked version keeps no reason (a registry may leave a stale one behind).
+            Some(BoolOrObject::Bool(false) | BoolOrObject::Other) | None => (false, None),
+        };
+        let (object, object_says) = match self.deprecation {
+            Some(BoolOrObject::Object(d)) => {
+                let says = d.deprecated.as_ref().and_then(Loose::get) == Some(&true);
+                (Some(d), says)
+            }
+            Some(BoolOrObject::Bool(_) | BoolOrObject::Other) | None => (None, false),
+        };
+        let deprecated =
+            loose(self.deprecated).unwrap_or(false) || loose(self.version_deprecated).unwrap_or(false) || object_says;
+        let deprecation = deprecated.then(|| {
+            let (reason, superseded_by) = match object {
+                Some(d) => (loose(d.reason), loose(d.superseded_by)),
+                None => (None, None),
+            };
+            Deprecation {
+                reason: reason.or_else(|| loose(self.deprecation_reason)),
+                superseded_by: superseded_by.or_else(|| loose(self.superseded_by)),
+            }
+        });
+        Lifecycle { yanked, yanked_reason, deprecation }
+    }
 }
 
 /// The served version manifest (`/v1/packs/{name}/-/{version}.json`).
@@ -142,13 +243,8 @@ pub struct VersionManifest {
     pub signing: Option<SigningBlock>,
     /// `publishedAt`, if the registry gave one.
     pub published_at: Option<String>,
-    /// Whether the version is yanked (boolean form or the spec's object form).
-    pub yanked: bool,
-    /// `yankedReason` (or `yanked.reason`).
-    pub yanked_reason: Option<String>,
-    /// Whether the version is deprecated (`deprecated`, `deprecation.deprecated` or
-    /// `versionDeprecated`).
-    pub deprecated: bool,
+    /// Whether the version is yanked or deprecated, and why.
+    pub lifecycle: Lifecycle,
 }
 
 impl VersionManifest {
@@ -175,27 +271,17 @@ impl VersionManifest {
         let integrity = loose(raw.integrity).ok_or_else(|| invalid("version manifest has no `integrity`".into()))?;
         let integrity = Integrity::parse(&integrity)?;
         let signing = SigningBlock::from_raw(raw.signing, "version manifest")?;
-        let (yanked, yanked_reason) = match raw.yanked {
-            Some(BoolOrObject::Bool(b)) => (b, loose(raw.yanked_reason)),
-            Some(BoolOrObject::Object(y)) => (true, loose(y.reason)),
-            Some(BoolOrObject::Other) | None => (false, None),
-        };
-        let deprecated = loose(raw.deprecated).unwrap_or(false)
-            || loose(raw.version_deprecated).unwrap_or(false)
-            || matches!(
-                raw.deprecation,
-                Some(BoolOrObject::Object(RawDeprecation { deprecated: Some(Loose::Is(true)) }))
-            );
-        Ok(VersionManifest {
-            name,
-            version,
-            integrity,
-            signing,
-            published_at: loose(raw.published_at),
-            yanked,
-            yanked_reason,
-            deprecated,
-        })
+        let lifecycle = RawLifecycle {
+            yanked: raw.yanked,
+            yanked_reason: raw.yanked_reason,
+            deprecated: raw.deprecated,
+            version_deprecated: raw.version_deprecated,
+            deprecation: raw.deprecation,
+            deprecation_reason: raw.deprecation_reason,
+            superseded_by: raw.superseded_by,
+        }
+        .into_lifecycle();
+        Ok(VersionManifest { name, version, integrity, signing, published_at: loose(raw.published_at), lifecycle })
     }
 }
 
@@ -210,8 +296,8 @@ mod tests {
     #[test]
     fn reads_both_yank_shapes_and_key_aliases() {
         let m = VersionManifest::parse(br#"{"name":"core.a.b","version":"1.0.0","integrity":"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=","yanked":{"reason":"bad"},"signing":{"method":"manual","publicKeyRef":"k1"}}"#).expect("parses");
-        assert!(m.yanked);
-        assert_eq!(m.yanked_reason.as_deref(), Some("bad"));
+        assert!(m.lifecycle.yanked);
+        assert_eq!(m.lifecycle.yanked_reason.as_deref(), Some("bad"));
         assert_eq!(m.signing.map(|s| s.key_id), Some("k1".to_string()));
     }
 
@@ -235,14 +321,67 @@ mod tests {
                 .as_bytes(),
         )
         .expect("parses");
-        assert!(!m.yanked && !m.deprecated);
-        assert_eq!((m.yanked_reason, m.published_at), (None, None));
+        assert_eq!(m.lifecycle, Lifecycle::default());
+        assert_eq!(m.published_at, None);
         let m = VersionManifest::parse(
             format!(r#"{{{HEAD},"yanked":true,"yankedReason":"cve","deprecation":{{"deprecated":true}}}}"#).as_bytes(),
         )
         .expect("parses");
-        assert!(m.yanked && m.deprecated);
-        assert_eq!(m.yanked_reason.as_deref(), Some("cve"));
+        assert!(m.lifecycle.yanked && m.lifecycle.deprecated());
+        assert_eq!(m.lifecycle.yanked_reason.as_deref(), Some("cve"));
+    }
+
+    #[test]
+    fn every_spelling_of_a_lifecycle_reads_the_same() {
+        let deprecated = |reason: Option<&str>, successor: Option<&str>| Lifecycle {
+            deprecation: Some(Deprecation {
+                reason: reason.map(str::to_string),
+                superseded_by: successor.map(str::to_string),
+            }),
+            ..Lifecycle::default()
+        };
+        let cases = [
+            // The reference registry's flat booleans.
+            (
+                r#""deprecated":true,"deprecationReason":"old","supersededBy":"1.1.0""#,
+                deprecated(Some("old"), Some("1.1.0")),
+            ),
+            // v2.
+            (r#""versionDeprecated":true,"deprecationReason":"old""#, deprecated(Some("old"), None)),
+            // The spec's object; its fields win over the flat ones.
+            (
+                r#""deprecation":{"deprecated":true,"reason":"spec","supersededBy":"2.0.0"},"deprecationReason":"flat""#,
+                deprecated(Some("spec"), Some("2.0.0")),
+            ),
+            (r#""deprecation":{"deprecated":true},"supersededBy":"1.2.0""#, deprecated(None, Some("1.2.0"))),
+            // Not deprecations: an object that says false, a bare boolean, a flat false.
+            (r#""deprecation":{"deprecated":false,"reason":"x"},"deprecationReason":"y""#, Lifecycle::default()),
+            (r#""deprecation":true"#, Lifecycle::default()),
+            (r#""deprecated":false,"versionDeprecated":false,"deprecationReason":"y""#, Lifecycle::default()),
+            // Yanks: a boolean with its reason, the spec's object (its reason first).
+            (
+                r#""yanked":true,"yankedReason":"cve""#,
+                Lifecycle { yanked: true, yanked_reason: Some("cve".into()), ..Lifecycle::default() },
+            ),
+            (
+                r#""yanked":{"reason":"spec"},"yankedReason":"flat""#,
+                Lifecycle { yanked: true, yanked_reason: Some("spec".into()), ..Lifecycle::default() },
+            ),
+            (
+                r#""yanked":{},"yankedReason":"flat""#,
+                Lifecycle { yanked: true, yanked_reason: Some("flat".into()), ..Lifecycle::default() },
+            ),
+            (r#""yanked":false,"yankedReason":"flat""#, Lifecycle::default()),
+        ];
+        for (fields, expected) in cases {
+            let text = format!("{{{HEAD},{fields}}}");
+            let manifest = VersionManifest::parse(text.as_bytes()).expect("parses");
+            assert_eq!(manifest.lifecycle, expected, "{fields}");
+            // A pack index entry already parsed as JSON reads the same.
+            let value: Value = serde_json::from_str(&text).expect("JSON");
+            assert_eq!(Lifecycle::from_value(&value), expected, "{fields}");
+        }
+        assert_eq!(Lifecycle::from_value(&Value::from("yanked")), Lifecycle::default());
     }
 
     #[test]

@@ -354,11 +354,11 @@ impl Verifier {
         if !signature_ok {
             return Err(self.explain_bad_signature(&p));
         }
-        if self.refuse_yanked && p.manifest.yanked {
+        if self.refuse_yanked && p.manifest.lifecycle.yanked {
             return Err(VerifyError::Yanked {
                 name: p.manifest.name.clone(),
                 version: p.manifest.version.clone(),
-                reason: p.manifest.yanked_reason.clone(),
+                reason: p.manifest.lifecycle.yanked_reason.clone(),
             });
         }
         Ok(VerifiedVersion {
@@ -368,9 +368,9 @@ impl Verifier {
             signing_key_id: p.key_id,
             method: p.method,
             published_at: p.published_at,
-            yanked: p.manifest.yanked,
-            yanked_reason: p.manifest.yanked_reason.clone(),
-            deprecated: p.manifest.deprecated,
+            yanked: p.manifest.lifecycle.yanked,
+            yanked_reason: p.manifest.lifecycle.yanked_reason.clone(),
+            deprecated: p.manifest.lifecycle.deprecated(),
             manifest: p.manifest,
             archive: p.files,
         })

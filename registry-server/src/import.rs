@@ -244,7 +244,7 @@ async fn import_version(
     let signing_method = field("method").unwrap_or("ed25519").to_string();
     let signing_key_id =
         field("publicKeyRef").or_else(|| field("keyId")).unwrap_or("openwop-registry-root").to_string();
-    let truthy = |key: &str| manifest.get(key).is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)));
+    let lifecycle = pack_verify::manifest::Lifecycle::from_value(&manifest);
 
     let tarball_size = i64::try_from(tarball.len()).unwrap_or(i64::MAX);
     let blobs = storage
@@ -267,8 +267,8 @@ async fn import_version(
             .map(str::to_string)
             .or_else(|| manifest.get("publishedAt").and_then(Value::as_str).map(str::to_string))
             .unwrap_or_else(|| stamp.to_string()),
-        yanked: i64::from(truthy("yanked")),
-        deprecated: i64::from(truthy("deprecated")),
+        yanked: i64::from(lifecycle.yanked),
+        deprecated: i64::from(lifecycle.deprecated()),
         tarball_blob: blobs.tarball,
         tarball_size,
         signature_blob: blobs.signature,

@@ -2,8 +2,11 @@
 //! unpublish within the window, and advisories (every version an advisory matches is yanked in
 //! the same step). Each change rewrites the version manifest in the reference fields
 //! (`yanked` + `yankedReason`, `deprecated` + `deprecationReason` + `supersededBy`) under
-//! optimistic concurrency, and lands in the audit log with who, what and when.
+//! optimistic concurrency, and lands in the audit log with who, what and when. A manifest that
+//! came in with the spec's or v2's spelling (an import, a mirror) is rewritten in the reference
+//! fields, so that no stale spelling outlives the change (all are read: contract §6.1).
 
+use pack_verify::manifest::Lifecycle;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -11,6 +14,10 @@ use crate::RegistryError;
 use crate::auth::{Principal, Scope};
 use crate::registry::Registry;
 use crate::storage::writes::{AuditEvent, Change};
+
+/// The spec's and v2's deprecation fields, replaced by the reference ones on any deprecation
+/// change.
+const OTHER_DEPRECATION_SPELLINGS: [&str; 2] = ["deprecation", "versionDeprecated"];
 
 /// How long after publishing a version may still be unpublished (contract: 72 h).
 pub const UNPUBLISH_WINDOW: time::Duration = time::Duration::hours(72);
@@ -79,8 +86,8 @@ async fn change(
         if !edit(obj) {
             return Ok(row.manifest);
         }
-        let truthy = |k: &str| obj.get(k).is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)));
-        let (yanked, deprecated) = (truthy("yanked"), truthy("deprecated"));
+        let lifecycle = Lifecycle::from_value(&manifest);
+        let (yanked, deprecated) = (lifecycle.yanked, lifecycle.deprecated());
         let text = pack_verify::canonical::to_canonical_pretty(&manifest) + "\n";
         let stamp = pack_verify::trust::now_rfc3339();
         let audit = AuditEvent::new(&stamp, principal, action, &format!("{name}@{version}"), details.clone());
@@ -147,6 +154,9 @@ pub async fn deprecate(
     let details = serde_json::json!({"reason": req.reason, "supersededBy": req.superseded_by});
     change(registry, &principal.name, name, version, "deprecate", details, |m| {
         let before = m.clone();
+        for key in OTHER_DEPRECATION_SPELLINGS {
+            m.remove(key);
+        }
         m.insert("deprecated".into(), Value::Bool(true));
         for (key, value) in [("deprecationReason", &req.reason), ("supersededBy", &req.superseded_by)] {
             match value {
@@ -168,9 +178,11 @@ pub async fn undeprecate(
 ) -> Result<String, RegistryError> {
     principal.require(Scope::Publish, Some(name)).map_err(forbid)?;
     change(registry, &principal.name, name, version, "undeprecate", Value::Null, |m| {
-        let a = m.remove("deprecated").is_some();
-        let b = m.remove("deprecationReason").is_some();
-        m.remove("supersededBy").is_some() || a || b
+        let mut changed = false;
+        for key in ["deprecated", "deprecationReason", "supersededBy"].into_iter().chain(OTHER_DEPRECATION_SPELLINGS) {
+            changed |= m.remove(key).is_some();
+        }
+        changed
     })
     .await
 }

@@ -1,5 +1,6 @@
 //! `pack info NAME[@RANGE]`.
 
+use pack_verify::manifest::Lifecycle;
 use pack_verify::range::Range;
 use semver::Version;
 use serde_json::{Map, Value, json};
@@ -17,7 +18,7 @@ pub fn pick(index: &Value, range: Option<&Range>) -> Option<String> {
     let versions = index["versions"].as_array()?;
     let candidates: Vec<Version> = versions
         .iter()
-        .filter(|v| v["yanked"].as_bool() != Some(true))
+        .filter(|v| !Lifecycle::from_value(v).yanked)
         .filter_map(|v| v["version"].as_str().and_then(|s| Version::parse(s).ok()))
         .collect();
     // Without a range, a prerelease is shown only when nothing else is left.
@@ -29,7 +30,7 @@ pub fn pick(index: &Value, range: Option<&Range>) -> Option<String> {
         Some(range) => candidates.iter().filter(|v| range.matches(v)).max().map(Version::to_string),
         None => {
             let latest = index["latest"].as_str().filter(|l| {
-                versions.iter().any(|v| v["version"].as_str() == Some(*l) && v["yanked"].as_bool() != Some(true))
+                versions.iter().any(|v| v["version"].as_str() == Some(*l) && !Lifecycle::from_value(v).yanked)
             });
             latest.map(str::to_string).or_else(highest)
         }
@@ -101,10 +102,11 @@ pub fn exec(args: &InfoArgs, shell: &Shell) -> CliResult<Outcome> {
         .into_iter()
         .flatten()
         .map(|v| {
+            let lifecycle = Lifecycle::from_value(v);
             json!({
                 "version": v["version"],
-                "yanked": v["yanked"].as_bool().unwrap_or(false),
-                "deprecated": v["deprecated"].as_bool().unwrap_or(false),
+                "yanked": lifecycle.yanked,
+                "deprecated": lifecycle.deprecated(),
                 "publishedAt": v.get("publishedAt"),
             })
         })
@@ -141,9 +143,12 @@ pub fn exec(args: &InfoArgs, shell: &Shell) -> CliResult<Outcome> {
     if !peers.is_empty() {
         human.push(format!("  peers:        {}", dep_line(&peers)));
     }
-    if manifest["deprecated"] == true {
-        let why = manifest["deprecationReason"].as_str().unwrap_or("no reason given");
-        human.push(format!("  deprecated:   {why}"));
+    let deprecation = Lifecycle::from_value(&manifest).deprecation;
+    if let Some(d) = &deprecation {
+        human.push(format!("  deprecated:   {}", d.reason.as_deref().unwrap_or("no reason given")));
+        if let Some(successor) = &d.superseded_by {
+            human.push(format!("  use instead:  {successor}"));
+        }
     }
     human.push(format!("  versions:     {version_list}"));
     Ok(Outcome::new(
@@ -160,8 +165,9 @@ pub fn exec(args: &InfoArgs, shell: &Shell) -> CliResult<Outcome> {
             "signingMethod": method,
             "dependencies": dependencies,
             "peerDependencies": peers,
-            "deprecated": manifest["deprecated"].as_bool().unwrap_or(false),
-            "deprecationReason": manifest.get("deprecationReason"),
+            "deprecated": deprecation.is_some(),
+            "deprecationReason": deprecation.as_ref().and_then(|d| d.reason.as_deref()),
+            "supersededBy": deprecation.as_ref().and_then(|d| d.superseded_by.as_deref()),
             "versions": versions,
         }),
         human,

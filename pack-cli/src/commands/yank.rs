@@ -1,5 +1,6 @@
 //! `pack yank` and `pack unyank`.
 
+use pack_verify::manifest::Lifecycle;
 use serde_json::{Value, json};
 
 use crate::cli::{VersionArgs, YankArgs};
@@ -24,15 +25,14 @@ pub fn parse_spec(spec: &str) -> CliResult<(String, String)> {
 
 /// The facts every lifecycle command reports: the version and its markers after the change.
 pub fn lifecycle_outcome(reason: &'static str, registry: &str, name: &str, version: &str, manifest: &Value) -> Outcome {
-    let yanked = manifest["yanked"].as_bool().unwrap_or(false);
-    let deprecated = manifest["deprecated"].as_bool().unwrap_or(false);
+    let Lifecycle { yanked, yanked_reason, deprecation } = Lifecycle::from_value(manifest);
     let mut human = vec![format!("{reason} {name}@{version} on {registry}")];
     if yanked {
-        human.push(format!("  yanked:     yes{}", suffix(&manifest["yankedReason"])));
+        human.push(format!("  yanked:     yes{}", suffix(yanked_reason.as_deref())));
     }
-    if deprecated {
-        human.push(format!("  deprecated: yes{}", suffix(&manifest["deprecationReason"])));
-        if let Some(s) = manifest["supersededBy"].as_str() {
+    if let Some(d) = &deprecation {
+        human.push(format!("  deprecated: yes{}", suffix(d.reason.as_deref())));
+        if let Some(s) = &d.superseded_by {
             human.push(format!("  use:        {s}"));
         }
     }
@@ -43,17 +43,17 @@ pub fn lifecycle_outcome(reason: &'static str, registry: &str, name: &str, versi
             "name": name,
             "version": version,
             "yanked": yanked,
-            "yankedReason": manifest.get("yankedReason"),
-            "deprecated": deprecated,
-            "deprecationReason": manifest.get("deprecationReason"),
-            "supersededBy": manifest.get("supersededBy"),
+            "yankedReason": yanked_reason,
+            "deprecated": deprecation.is_some(),
+            "deprecationReason": deprecation.as_ref().and_then(|d| d.reason.as_deref()),
+            "supersededBy": deprecation.as_ref().and_then(|d| d.superseded_by.as_deref()),
         }),
         human,
     )
 }
 
-fn suffix(reason: &Value) -> String {
-    reason.as_str().map(|r| format!(" ({r})")).unwrap_or_default()
+fn suffix(reason: Option<&str>) -> String {
+    reason.map(|r| format!(" ({r})")).unwrap_or_default()
 }
 
 /// Yanks a version.

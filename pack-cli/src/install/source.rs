@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use pack_verify::manifest::{Deprecation, Lifecycle};
 use pack_verify::trust::bundle::TrustBundle;
 use semver::Version;
 use serde_json::Value;
@@ -95,10 +96,6 @@ fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-fn truthy(v: Option<&Value>) -> bool {
-    v.is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)))
-}
-
 /// The candidate a served version manifest describes.
 pub fn candidate_from_manifest(manifest: &Value, version: Version, source: &str) -> Candidate {
     Candidate {
@@ -112,11 +109,10 @@ pub fn candidate_from_manifest(manifest: &Value, version: Version, source: &str)
 /// The candidate a pack index entry (or a manifest: the same fields) lists, before its manifest
 /// is read ([`Candidate::listed_only`]).
 fn listed(entry: &Value, version: Version, source: &str) -> Candidate {
-    let deprecated = truthy(entry.get("deprecated"))
-        .then(|| entry.get("deprecationReason").and_then(Value::as_str).unwrap_or("deprecated").to_string());
+    let Lifecycle { yanked, deprecation, .. } = Lifecycle::from_value(entry);
     Candidate {
-        yanked: truthy(entry.get("yanked")),
-        deprecated,
+        yanked,
+        deprecated: deprecation,
         integrity: entry.get("integrity").and_then(Value::as_str).unwrap_or_default().to_string(),
         source: source.to_string(),
         listed_only: true,
@@ -126,8 +122,8 @@ fn listed(entry: &Value, version: Version, source: &str) -> Candidate {
 
 /// `listed` completed by its `manifest`, keeping the listing's yanked and deprecated state: a
 /// manifest may be as old as the download that cached it, the pack index is current. A
-/// deprecation keeps the manifest's reason when it gives one; a manifest without `integrity`
-/// takes the index's.
+/// deprecation keeps the manifest's reason and successor where it gives them; a manifest without
+/// `integrity` takes the index's.
 fn completed(manifest: &Value, listed: &Candidate) -> Candidate {
     let mut full = candidate_from_manifest(manifest, listed.version.clone(), &listed.source);
     full.yanked = listed.yanked;
@@ -137,8 +133,11 @@ fn completed(manifest: &Value, listed: &Candidate) -> Candidate {
     }
     full.deprecated = match (&listed.deprecated, full.deprecated.take()) {
         (None, _) => None,
-        (Some(_), Some(reason)) => Some(reason),
-        (Some(reason), None) => Some(reason.clone()),
+        (Some(index), Some(manifest)) => Some(Deprecation {
+            reason: manifest.reason.or_else(|| index.reason.clone()),
+            superseded_by: manifest.superseded_by.or_else(|| index.superseded_by.clone()),
+        }),
+        (Some(index), None) => Some(index.clone()),
     };
     full
 }

@@ -39,6 +39,7 @@ mod provider;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+pub use pack_verify::manifest::Deprecation;
 use pack_verify::range::Range;
 use semver::Version;
 
@@ -55,8 +56,8 @@ pub struct Candidate {
     pub peer_dependencies: BTreeMap<String, String>,
     /// Yanked in the registry: never chosen for a range.
     pub yanked: bool,
-    /// The deprecation reason, if the version is deprecated.
-    pub deprecated: Option<String>,
+    /// The deprecation (reason and successor, where given), if the version is deprecated.
+    pub deprecated: Option<Deprecation>,
     /// `sha256-…` of the tarball.
     pub integrity: String,
     /// The base URL of the registry this version came from.
@@ -162,14 +163,15 @@ pub struct Resolved {
 /// Something the user should be told about a successful resolution.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ResolveWarning {
-    /// A chosen version is deprecated (contract §6.2: warn with the reason).
+    /// A chosen version is deprecated (contract §6.2: warn with the reason and the successor,
+    /// when set).
     Deprecated {
         /// The pack.
         name: String,
         /// The version.
         version: Version,
-        /// The publisher's reason.
-        reason: String,
+        /// The publisher's reason and successor.
+        deprecation: Deprecation,
     },
     /// A yanked version was kept because the lockfile pins it or an override names it
     /// (contract §6.3: a structured warning, the run may proceed).
@@ -204,7 +206,16 @@ impl ResolveWarning {
 impl fmt::Display for ResolveWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Deprecated { name, version, reason } => write!(f, "{name}@{version} is deprecated: {reason}"),
+            Self::Deprecated { name, version, deprecation } => {
+                write!(f, "{name}@{version} is deprecated")?;
+                if let Some(reason) = &deprecation.reason {
+                    write!(f, ": {reason}")?;
+                }
+                if let Some(successor) = &deprecation.superseded_by {
+                    write!(f, " (superseded by {successor})")?;
+                }
+                Ok(())
+            }
             Self::YankedPinned { name, version } => {
                 write!(f, "{name}@{version} is yanked; kept because it is pinned")
             }

@@ -419,11 +419,11 @@ fn build(provider: &Provider<'_>, solution: SelectedDependencies<Pkg, Version>) 
     let mut warnings = Vec::new();
     let mut packages = BTreeMap::new();
     for (name, candidate) in &chosen {
-        if let Some(reason) = &candidate.deprecated {
+        if let Some(deprecation) = &candidate.deprecated {
             warnings.push(ResolveWarning::Deprecated {
                 name: name.clone(),
                 version: candidate.version.clone(),
-                reason: reason.clone(),
+                deprecation: deprecation.clone(),
             });
         }
         if candidate.yanked {

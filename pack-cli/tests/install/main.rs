@@ -164,23 +164,12 @@ fn install_from_the_fixture_tree_on_a_static_server() {
     let tree = PathBuf::from(fixtures).join("openwop-registry");
     let work = tempfile::tempdir().unwrap();
     let d = work.path();
-    // A private copy of the tree, so the test can tamper with it.
     let served = d.join("tree");
-    for (rel, data) in tree_files(&tree) {
-        let p = served.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
+    copy_tree(&tree, &served, |_| true);
     let port = free_port();
     let log = d.join("requests.log");
     let (server, base) = serve_static_logged_at(&served, port, Some(&log));
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../keys/openwop-reference-registry.trust.json");
-    std::fs::write(
-        d.join("pack.toml"),
-        format!("registry = \"{base}\"\n[registries.\"{base}\"]\ntrust = \"{}\"\n", bundle.display()),
-    )
-    .unwrap();
-    let pack = Pack { dir: d.to_path_buf(), bin: binary("pack-cli", "pack") };
+    let pack = fixture_consumer(d, &base);
 
     // The tree offers a statement for every version of core.openwop.http; the shipped bundle's
     // trust does not check statements, so none is downloaded (the cache keeps none).
@@ -300,6 +289,123 @@ fn install_from_the_fixture_tree_on_a_static_server() {
     let mut expected = vec![next.as_str(), version.as_str()];
     expected.sort();
     assert_eq!(manifests, expected, "{}", &log_text[logged..]);
+}
+
+/// A registry may spell a deprecation three ways (contract §6.1: the reference registry's
+/// `deprecated`, the spec's `deprecation: {deprecated, reason, supersededBy}`, v2's
+/// `versionDeprecated`), in the pack index or only in the version manifest. Each one makes the
+/// install warn with the reason and the successor; an object that says false does not.
+#[test]
+fn every_spelling_of_a_deprecation_warns_at_install() {
+    let Some(fixtures) = std::env::var_os("OPENWOP_FIXTURES") else {
+        eprintln!("SKIPPED every_spelling_of_a_deprecation_warns_at_install: OPENWOP_FIXTURES not set");
+        return;
+    };
+    let tree = PathBuf::from(fixtures).join("openwop-registry");
+    let work = tempfile::tempdir().unwrap();
+    let d = work.path();
+    let served = d.join("tree");
+    let pack_dir = "v1/packs/core.openwop.http";
+    // The registry's documents and keys, and the one pack.
+    copy_tree(&tree, &served, |rel| !rel.starts_with("v1/packs") || rel.starts_with(pack_dir));
+    let (_server, base) = serve_static_logged_at(&served, free_port(), None);
+    let pack = fixture_consumer(d, &base);
+    let index_path = served.join(pack_dir).join("index.json");
+    let original_index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    // The version `^1` picks: the highest unyanked 1.x.
+    let version = original_index["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["yanked"] == false)
+        .filter_map(|v| semver::Version::parse(v["version"].as_str()?).ok())
+        .filter(|v| v.major == 1)
+        .max()
+        .unwrap()
+        .to_string();
+    let manifest_path = served.join(pack_dir).join(format!("-/{version}.json"));
+    let original_manifest = std::fs::read(&manifest_path).unwrap();
+    let successor = "core.openwop.http@9.0.0";
+    let cases: [(&str, Value, Option<Value>, Option<String>); 5] = [
+        (
+            "reference",
+            json!({"deprecated": true, "deprecationReason": "flat", "supersededBy": successor}),
+            None,
+            Some(format!("is deprecated: flat (superseded by {successor})")),
+        ),
+        ("v2", json!({"versionDeprecated": true, "deprecationReason": "v2"}), None, Some("is deprecated: v2".into())),
+        (
+            "spec",
+            json!({"deprecation": {"deprecated": true, "reason": "spec", "supersededBy": successor}}),
+            None,
+            Some(format!("is deprecated: spec (superseded by {successor})")),
+        ),
+        (
+            "index flag, reason in the manifest",
+            json!({"deprecated": true}),
+            Some(json!({"deprecation": {"deprecated": true, "reason": "from the manifest"}})),
+            Some("is deprecated: from the manifest".into()),
+        ),
+        ("an object that says false", json!({"deprecation": {"deprecated": false, "reason": "no"}}), None, None),
+    ];
+    for (i, (spelling, entry_fields, manifest_fields, expected)) in cases.into_iter().enumerate() {
+        let mut index = original_index.clone();
+        for entry in index["versions"].as_array_mut().unwrap() {
+            if entry["version"] == version.as_str() {
+                let entry = entry.as_object_mut().unwrap();
+                entry.remove("deprecated");
+                entry.extend(entry_fields.as_object().unwrap().clone());
+            }
+        }
+        std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+        let mut manifest: Value = serde_json::from_slice(&original_manifest).unwrap();
+        if let Some(fields) = manifest_fields {
+            manifest.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+        }
+        std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+        let _ = std::fs::remove_dir_all(d.join("cache"));
+
+        let host = format!("host-{i}");
+        let out = pack.run(&["--json", "install", "core.openwop.http@^1", "--host-dir", &host]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{spelling}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        let warnings: Vec<String> = stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["reason"] == "warning")
+            .filter_map(|l| Some(l["message"].as_str()?.to_string()))
+            .collect();
+        let expected: Vec<String> =
+            expected.into_iter().map(|e| format!("core.openwop.http@{version} {e} [pack_deprecated]")).collect();
+        assert_eq!(warnings, expected, "{spelling}");
+        assert!(
+            d.join(&host).join("packs/core.openwop.http/pack.json").is_file(),
+            "{spelling}: deprecated versions install"
+        );
+    }
+}
+
+/// Copies the files of `tree` that `keep` accepts (by relative path) to `to`: a private copy the
+/// test can tamper with.
+fn copy_tree(tree: &Path, to: &Path, keep: impl Fn(&Path) -> bool) {
+    for (rel, data) in tree_files(tree) {
+        if keep(&rel) {
+            let p = to.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, data).unwrap();
+        }
+    }
+}
+
+/// `pack` in `d`, configured for the fixture tree served at `base` with the shipped bundle.
+fn fixture_consumer(d: &Path, base: &str) -> Pack {
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../keys/openwop-reference-registry.trust.json");
+    std::fs::write(
+        d.join("pack.toml"),
+        format!("registry = \"{base}\"\n[registries.\"{base}\"]\ntrust = \"{}\"\n", bundle.display()),
+    )
+    .unwrap();
+    Pack { dir: d.to_path_buf(), bin: binary("pack-cli", "pack") }
 }
 
 /// The versions of `core.openwop.http` whose manifest a static server's access log shows requested.

@@ -1,7 +1,7 @@
 //! Resolution semantics: choice, conflicts, cycles, overrides, prereleases, yanks, deprecations,
 //! advisories, missing versions and pass-through index errors.
 
-use pack_cli::resolve::{Advisory, ResolveError, ResolveWarning, resolve};
+use pack_cli::resolve::{Advisory, Deprecation, ResolveError, ResolveWarning, resolve};
 use pack_verify::range::Range;
 use serde_json::json;
 
@@ -178,14 +178,20 @@ fn pins_are_kept_while_they_satisfy() {
 #[test]
 fn deprecated_versions_resolve_with_a_warning() {
     let mut index = MemIndex::new();
-    index.add(C, "1.0.0", &[]).deprecated = Some("use 2.x".into());
+    let deprecation = Deprecation { reason: Some("use 2.x".into()), superseded_by: Some(format!("{C}@2.0.0")) };
+    index.add(C, "1.0.0", &[]).deprecated = Some(deprecation.clone());
     let resolution = solve(&index, &request(&[(C, "^1")]));
     assert_eq!(resolution.packages[C].version, v("1.0.0"));
     assert_eq!(
         resolution.warnings,
-        vec![ResolveWarning::Deprecated { name: C.into(), version: v("1.0.0"), reason: "use 2.x".into() }]
+        vec![ResolveWarning::Deprecated { name: C.into(), version: v("1.0.0"), deprecation }]
     );
     assert_eq!(resolution.warnings[0].code(), "pack_deprecated");
+    // Contract §6.2: the warning names the reason and the successor when set.
+    assert_eq!(
+        resolution.warnings[0].to_string(),
+        format!("{C}@1.0.0 is deprecated: use 2.x (superseded by {C}@2.0.0)")
+    );
 }
 
 #[test]

@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
+use pack_verify::manifest::Lifecycle;
 use serde_json::Value;
 
 use super::auth::Viewed;
@@ -171,11 +172,16 @@ pub fn render_pack(pack: &Value, manifests: &HashMap<String, Value>) -> String {
     for v in versions {
         let version = text(v, "version");
         let manifest = manifests.get(version);
-        let reason = |key: &str| manifest.map(|m| text(m, key)).filter(|r| !r.is_empty());
+        let lifecycle = manifest.map(Lifecycle::from_value).unwrap_or_default();
+        let deprecation = lifecycle.deprecation.unwrap_or_default();
         let mut notes = String::new();
-        for (key, label) in [("deprecationReason", "Deprecated"), ("yankedReason", "Yanked"), ("supersededBy", "Use")] {
-            if let Some(r) = reason(key) {
-                let _ = write!(notes, "<br><span class=\"muted\">{label}: {}</span>", escape(r));
+        for (reason, label) in [
+            (deprecation.reason, "Deprecated"),
+            (lifecycle.yanked_reason, "Yanked"),
+            (deprecation.superseded_by, "Use"),
+        ] {
+            if let Some(r) = reason.filter(|r| !r.is_empty()) {
+                let _ = write!(notes, "<br><span class=\"muted\">{label}: {}</span>", escape(&r));
             }
         }
         let base = format!("/v1/packs/{}/-/{}", escape(name), escape(version));
@@ -328,8 +334,10 @@ mod tests {
             "homepage": "javascript:alert(1)", "typeIds": [hostile],
             "versions": [{ "version": "1.0.0", "signingKeyId": hostile, "integrity": "sha256-x", "yanked": true }],
         });
-        let manifests =
-            HashMap::from([("1.0.0".to_string(), serde_json::json!({ "yankedReason": "</td><script>x</script>" }))]);
+        let manifests = HashMap::from([(
+            "1.0.0".to_string(),
+            serde_json::json!({ "yanked": true, "yankedReason": "</td><script>x</script>" }),
+        )]);
         let html = render_pack(&pack, &manifests);
         assert!(!html.contains("<img") && !html.contains("<script") && !html.contains("href=\"javascript"), "{html}");
         assert!(html.contains("&lt;/td&gt;&lt;script&gt;x&lt;/script&gt;"));

@@ -452,7 +452,7 @@ async fn take_version(
         }
     }
 
-    let truthy = |key: &str| manifest_json.get(key).is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)));
+    let lifecycle = pack_verify::manifest::Lifecycle::from_value(&manifest_json);
     let published_at = entry
         .get("publishedAt")
         .and_then(Value::as_str)
@@ -486,8 +486,8 @@ async fn take_version(
             .to_string(),
         signing_key_id: verified.signing_key_id.clone(),
         published_at,
-        yanked: i64::from(truthy("yanked")),
-        deprecated: i64::from(truthy("deprecated")),
+        yanked: i64::from(lifecycle.yanked),
+        deprecated: i64::from(lifecycle.deprecated()),
         tarball_blob: blobs.tarball,
         tarball_size,
         signature_blob: blobs.signature,

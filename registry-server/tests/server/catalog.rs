@@ -52,6 +52,11 @@ async fn catalog_pages_list_packs_and_escape_pack_strings() {
         assert!(!page[v100..].contains("yanked</span>"));
         assert!(page.contains("<code>seed-key</code>"));
         assert!(page.contains("<code>sha256-"));
+        // A deprecation in the spec's spelling (`deprecation: {…}`) shows its reason and successor.
+        let flow = client.get(server.url("/-/catalog/vendor.acme.flow")).send().await.unwrap().text().await.unwrap();
+        assert!(flow.contains("deprecated</span>"), "{flow}");
+        assert!(flow.contains("Deprecated: &lt;b&gt;old&lt;/b&gt;"), "{flow}");
+        assert!(flow.contains("Use: vendor.acme.router@2.0.0"), "{flow}");
 
         let resp = client.get(server.url("/-/catalog/community.nobody.pack")).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);

@@ -181,6 +181,33 @@ async fn publish_serve_and_lifecycle() {
             api.send(reqwest::Method::DELETE, &format!("/v1/packs/{name}/-/0.9.0"), &publisher, None).await;
         assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "unpublish_window_expired"), "{body}");
 
+        // Versions that came in with the spec's and v2's spellings of a deprecation (an import, a
+        // mirror): a new deprecation and an undeprecation both leave only the reference fields.
+        for (version, minor) in [("0.8.0", 8), ("0.7.0", 7)] {
+            let mut spelled = old.clone();
+            let mut manifest: Value = serde_json::from_str(&spelled.manifest).unwrap();
+            manifest["version"] = json!(version);
+            manifest["deprecation"] = json!({"deprecated": true, "reason": "spec", "supersededBy": "x@1"});
+            manifest["versionDeprecated"] = json!(true);
+            (spelled.version, spelled.minor, spelled.manifest, spelled.deprecated) =
+                (version.into(), minor, manifest.to_string(), 1);
+            storage.db.insert_version(&spelled, "now").await.unwrap();
+        }
+        let path = format!("/v1/packs/{name}/-/0.8.0/deprecate");
+        let (status, m) = api.send(reqwest::Method::DELETE, &path, &publisher, None).await;
+        assert_eq!(status, StatusCode::OK, "{m}");
+        assert!(m.get("deprecation").is_none() && m.get("versionDeprecated").is_none(), "{m}");
+        let path = format!("/v1/packs/{name}/-/0.7.0/deprecate");
+        let (status, m) = api.send(reqwest::Method::POST, &path, &publisher, Some(json!({"reason": "flat"}))).await;
+        assert_eq!(status, StatusCode::OK, "{m}");
+        assert!(m.get("deprecation").is_none() && m.get("versionDeprecated").is_none(), "{m}");
+        assert_eq!((m["deprecated"].clone(), m["deprecationReason"].clone()), (json!(true), json!("flat")));
+        let index = api.json(&format!("/v1/packs/{name}")).await;
+        let deprecated = |v: &str| {
+            index["versions"].as_array().unwrap().iter().find(|e| e["version"] == v).map(|e| e["deprecated"].clone())
+        };
+        assert_eq!((deprecated("0.8.0"), deprecated("0.7.0")), (Some(json!(false)), Some(json!(true))), "{index}");
+
         // Unpublish within the window; the version never comes back.
         let (status, _) =
             api.send(reqwest::Method::DELETE, &format!("/v1/packs/{name}/-/1.1.0"), &publisher, None).await;

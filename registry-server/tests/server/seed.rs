@@ -1,6 +1,7 @@
 //! A small synthetic registry for the read-side tests that must not depend on the fixtures: a
-//! pack with hostile strings (HTML, quotes, ampersands), a yanked version, a deprecated pack and
-//! schema files in the tarballs. Written as a static tree and imported with `import_tree`, so the
+//! pack with hostile strings (HTML, quotes, ampersands), a yanked version, a deprecated pack (in
+//! the spec's spelling, `deprecation: {…}`, not the reference registry's) and schema files in the
+//! tarballs. Written as a static tree and imported with `import_tree`, so the
 //! rows are whatever the importer makes of them (no hand-built `VersionRow`s).
 
 use std::path::Path;
@@ -121,9 +122,13 @@ pub fn write_tree(root: &Path) {
                 "integrity": Integrity::of(&tgz).to_string(),
                 "signing": { "method": "manual", "keyId": "seed-key" },
                 "yanked": sv.yanked,
-                "deprecated": sv.deprecated,
                 "yankedReason": if sv.yanked { "<i>bad</i> release" } else { "" },
             });
+            let mut manifest = manifest;
+            if sv.deprecated {
+                manifest["deprecation"] =
+                    json!({"deprecated": true, "reason": "<b>old</b>", "supersededBy": "vendor.acme.router@2.0.0"});
+            }
             let base = root.join("v1/packs").join(pack.name).join("-");
             write(&base.join(format!("{}.json", sv.version)), &pretty(&manifest));
             write(&base.join(format!("{}.tgz", sv.version)), &tgz);
