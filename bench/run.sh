@@ -3,7 +3,7 @@
 #
 #   OPENWOP_FIXTURES=/work/shared/fixtures bench/run.sh [SECTION...]
 #
-# Sections (default: all): http publish rss verify batch install resolve.
+# Sections (default: all): http publish rss verify batch install remote resolve.
 #   http     wrk: hot metadata GETs and a ~20 KB tarball GET, registry-server (SQLite + local
 #            directory, imported fixture registry) vs nginx serving `registry-server export`
 #            of the same data, back to back; prints requests/s and the ratio ours/nginx.
@@ -16,6 +16,10 @@
 #            nginx serving the fixture tree; the peer is downloading and verifying the same
 #            versions (`pack-verify registry` over HTTP), beside the download alone (curl) and
 #            `tar -xzf` of each pack's newest tarball (the file-creation floor).
+#   remote   hyperfine: the same `pack install`, cold and warm, from a registry BENCH_RTT_MS (20)
+#            away (bench/latency_proxy.py in front of nginx with TLS), once offering HTTP/1.1
+#            alone and once HTTP/2; beside it curl downloading the same files over HTTP/2 with
+#            100 streams (the download floor at that distance).
 #   publish  `cargo bench -p registry-server --bench publish`: publishes/s with full verification
 #            on SQLite + a local directory, and on PostgreSQL + S3 when OPENWOP_TEST_DATABASE_URL
 #            and OPENWOP_TEST_S3_ENDPOINT are set (moto_server on loopback, as in CI, or a faster
@@ -47,6 +51,7 @@
 #                      serve the same data and measure in the same loop, as a third column
 #   BENCH_INSTALL_DIR  install: where host directories and caches are written (default: the work
 #                      directory under $TMPDIR); /dev/shm measures without the disk's file system
+#   BENCH_RTT_MS       remote: the round trip the proxy adds (default 20)
 #   BENCH_PUBLISH_DIR  publish: where the SQLite stack's data directory is created (default:
 #                      $TMPDIR); /dev/shm measures without the disk's file system
 #   BENCH_SKIP_BUILD   set: do not build, use the binaries already in $CARGO_TARGET_DIR/release
@@ -75,7 +80,7 @@ else
 fi
 REPEAT="${BENCH_REPEAT:-1}"
 BASELINE_BIN="${BENCH_BASELINE_BIN:-}"
-if [[ $# -gt 0 ]]; then SECTIONS=("$@"); else SECTIONS=(http publish rss verify batch install resolve); fi
+if [[ $# -gt 0 ]]; then SECTIONS=("$@"); else SECTIONS=(http publish rss verify batch install remote resolve); fi
 want() { [[ " ${SECTIONS[*]} " == *" $1 "* ]]; }
 
 if [[ -z "${OPENWOP_FIXTURES:-}" || ! -f "$OPENWOP_FIXTURES/openwop-registry/v1/index.json" ]]; then
@@ -113,7 +118,7 @@ if [[ -n "${BENCH_SKIP_BUILD:-}" ]]; then
 else
     echo "== building release binaries into $BIN"
     (cd "$REPO" && cargo build --release -q -p registry-server)
-    if want install; then (cd "$REPO" && cargo build --release -q -p pack-cli); fi
+    if want install || want remote; then (cd "$REPO" && cargo build --release -q -p pack-cli); fi
     if want verify; then (cd "$REPO" && cargo build --release -q -p pack-verify --features cli); fi
 fi
 
@@ -179,8 +184,12 @@ echo "== importing $TREE into $WORK/data (SQLite + local directory), exporting t
 "$BIN/registry-server" export "$WORK/export" --data-dir "$WORK/data" >/dev/null
 [[ -n "$BASELINE_BIN" ]] && cp -a "$WORK/data" "$WORK/data-baseline"
 
-start_nginx() { # root port
-    local root="$1" port="$2" conf="$WORK/nginx-$2.conf"
+start_nginx() { # root port [h1|h2: over TLS with $WORK/tls's certificate, HTTP/2 offered or not]
+    local root="$1" port="$2" conf="$WORK/nginx-$2.conf" listen="listen 127.0.0.1:$2;" tls=""
+    if [[ -n "${3:-}" ]]; then
+        listen="listen 127.0.0.1:$port ssl$([[ "$3" == h2 ]] && echo " http2");"
+        tls="ssl_certificate $WORK/tls/server.pem; ssl_certificate_key $WORK/tls/server.key;"
+    fi
     cat >"$conf" <<EOF
 worker_processes $SERVER_WORKERS;
 pid $WORK/nginx-$port.pid;
@@ -195,7 +204,8 @@ http {
     client_body_temp_path $WORK/nginx-tmp; proxy_temp_path $WORK/nginx-tmp;
     fastcgi_temp_path $WORK/nginx-tmp; uwsgi_temp_path $WORK/nginx-tmp; scgi_temp_path $WORK/nginx-tmp;
     server {
-        listen 127.0.0.1:$port;
+        $listen
+        $tls
         root $root;
         etag on;
         # The two rewrites README.md documents for a plain file server.
@@ -206,6 +216,43 @@ http {
 EOF
     mkdir -p "$WORK/nginx-tmp"
     "${ON_SERVER_CPUS[@]}" "$NGINX" -c "$conf" -p "$WORK" -e "$WORK/nginx-error.log"
+}
+
+# A throwaway certificate authority and a certificate for 127.0.0.1 it signed, in $WORK/tls
+# (clients trust the authority through SSL_CERT_FILE).
+make_certs() {
+    mkdir -p "$WORK/tls"
+    (
+        cd "$WORK/tls"
+        printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >server.ext
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=bench-ca \
+            -keyout ca.key -out ca.pem 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+            -keyout server.key -out server.csr 2>/dev/null
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile server.ext -out server.pem 2>/dev/null
+        chmod 644 server.key
+    )
+}
+
+# The fixture packs that install on their own (some have only yanked versions, some need host
+# capabilities a bare host lacks), probed once against the registry at $1 with work directory
+# $2, into SPECS (and $WORK/specs.txt).
+probe_specs() { # base dir
+    if [[ -s "$WORK/specs.txt" ]]; then mapfile -t SPECS <"$WORK/specs.txt"; return; fi
+    local all spec
+    mkdir -p "$2/probe"
+    printf 'registry = "%s"\n[registries."%s"]\ntrust = "%s"\n' "$1" "$1" "$TRUST" >"$2/probe/pack.toml"
+    mapfile -t all < <(cd "$TREE/v1/packs" && for d in *; do [[ -f "$d/index.json" ]] && echo "$d"; done)
+    SPECS=()
+    for spec in "${all[@]}"; do
+        if OPENWOP_PACK_CONFIG="$2/probe/pack.toml" PACK_CACHE_DIR="$2/probe/cache" \
+            "$BIN/pack" --json install "$spec" --host-dir "$2/probe/host-$spec" >/dev/null 2>&1; then
+            SPECS+=("$spec")
+        fi
+    done
+    printf '%s\n' "${SPECS[@]}" >"$WORK/specs.txt"
+    PROBED="${#all[@]}"
 }
 
 # A registry-server on the server CPUs: binary, data dir, log file. Sets SERVED to its base URL
@@ -471,30 +518,13 @@ if want install; then
         INSTALL_FS="$(df -T "$IW" | awk 'NR == 2 {print $2}')"
         mkdir -p "$IW/consumer"
         printf 'registry = "%s"\n[registries."%s"]\ntrust = "%s"\n' "$BASE" "$BASE" "$TRUST" >"$IW/consumer/pack.toml"
-        # Every pack with a release that is not yanked, at its latest version.
-        mapfile -t SPECS < <(python3 - "$TREE" <<'EOF'
-import json, sys, os
-tree = sys.argv[1]
-for name in sorted(os.listdir(os.path.join(tree, "v1/packs"))):
-    p = os.path.join(tree, "v1/packs", name, "index.json")
-    if os.path.exists(p):
-        print(name)
-EOF
-)
-        export OPENWOP_PACK_CONFIG="$IW/consumer/pack.toml" PACK_CACHE_DIR="$IW/consumer/probe-cache"
-        cd "$IW/consumer"
-        # Keep the packs that install on their own (some have only yanked versions, some need host
-        # capabilities a bare host lacks). The probes' host directories stay until the end (see
-        # the trash directory below for why nothing is deleted while installs are measured).
-        OK_SPECS=()
-        for spec in "${SPECS[@]}"; do
-            if "$BIN/pack" --json install "$spec" --host-dir "$IW/probe-$spec" >/dev/null 2>&1; then
-                OK_SPECS+=("$spec")
-            fi
-        done
-        SPECS=("${OK_SPECS[@]}")
+        # The probes' host directories stay until the end (see the trash directory below for why
+        # nothing is deleted while installs are measured).
+        PROBED=""
+        probe_specs "$BASE" "$IW"
         N="${#SPECS[@]}"
-        export PACK_CACHE_DIR="$IW/consumer/cache"
+        export OPENWOP_PACK_CONFIG="$IW/consumer/pack.toml" PACK_CACHE_DIR="$IW/consumer/cache"
+        cd "$IW/consumer"
         # Between runs the host directory and the cache are moved into a trash directory, not
         # deleted. On ext4 without a journal (these VMs' root file system) the inode allocator
         # skips, one by one, every inode deleted in the last 60 s (360 s while its inode-table
@@ -505,7 +535,7 @@ EOF
         mkdir -p "$TRASH"
         aside() { printf "bash -c 'for d in %s; do [ -e \"\$d\" ] && mv \"\$d\" \"\$(mktemp -d -p %s)\"/; done; true'" "$*" "$TRASH"; }
         echo
-        echo "== install: pack install of $N fixture packs (of ${#OK_SPECS[@]} installable alone), cold cache vs warm cache, from nginx, files on $INSTALL_FS (load $(cut -d' ' -f1 /proc/loadavg))"
+        echo "== install: pack install of the $N fixture packs that install alone${PROBED:+ (of $PROBED)}, cold cache vs warm cache, from nginx, files on $INSTALL_FS (load $(cut -d' ' -f1 /proc/loadavg))"
         install_cmd="$BIN/pack --json install ${SPECS[*]} --host-dir host"
         if ! $install_cmd >"$WORK/install.json" 2>"$WORK/install.err"; then
             echo "   pack install of all $N failed; first error:" >&2
@@ -593,6 +623,82 @@ EOF
         done
         cd "$REPO"
         [[ "$IW" == "$WORK" ]] || rm -rf "$IW"
+        unset OPENWOP_PACK_CONFIG PACK_CACHE_DIR
+    fi
+fi
+
+# --- remote -----------------------------------------------------------------------------------
+if want remote; then
+    if ! have hyperfine || ! have nginx || ! have openssl; then
+        skip remote "needs hyperfine, nginx and openssl"
+    else
+        RTT="${BENCH_RTT_MS:-20}"
+        make_certs
+        RW="$(mktemp -d -p "${BENCH_INSTALL_DIR:-$WORK}")"
+        REMOTE_FS="$(df -T "$RW" | awk 'NR == 2 {print $2}')"
+        declare -A REMOTE_BASE
+        for proto in h1 h2; do
+            port=$(free_port)
+            start_nginx "$TREE" "$port" "$proto"
+            proxy=$(free_port)
+            python3 "$REPO/bench/latency_proxy.py" "$proxy" "$port" "$(echo "$RTT / 2" | bc -l)" &
+            PIDS+=($!)
+            REMOTE_BASE[$proto]="https://127.0.0.1:$proxy"
+            mkdir -p "$RW/$proto"
+            printf 'registry = "%s"\n[registries."%s"]\ntrust = "%s"\n' "${REMOTE_BASE[$proto]}" "${REMOTE_BASE[$proto]}" \
+                "$TRUST" >"$RW/$proto/pack.toml"
+        done
+        export SSL_CERT_FILE="$WORK/tls/ca.pem"
+        for _ in $(seq 1 100); do curl -fsS -o /dev/null --cacert "$SSL_CERT_FILE" "${REMOTE_BASE[h2]}/v1/index.json" && break; sleep 0.05; done
+        probe_specs "${REMOTE_BASE[h2]}" "$RW"
+        N="${#SPECS[@]}"
+        echo
+        echo "== remote: pack install of $N fixture packs from nginx $RTT ms away over TLS (bench/latency_proxy.py), HTTP/1.1 alone vs HTTP/2 offered, files on $REMOTE_FS (load $(cut -d' ' -f1 /proc/loadavg))"
+        TRASH="$RW/trash"
+        mkdir -p "$TRASH"
+        aside() { printf "bash -c 'for d in %s; do [ -e \"\$d\" ] && mv \"\$d\" \"\$(mktemp -d -p %s)\"/; done; true'" "$*" "$TRASH"; }
+        cmds=()
+        for proto in h1 h2; do
+            # One script per protocol, so hyperfine's names stay short and its runs see the env.
+            printf '#!/bin/sh\ncd %s && OPENWOP_PACK_CONFIG=%s PACK_CACHE_DIR=%s exec %s --json install %s --host-dir host >/dev/null\n' \
+                "$RW/$proto" "$RW/$proto/pack.toml" "$RW/$proto/cache" "$BIN/pack" "${SPECS[*]}" >"$RW/install-$proto.sh"
+            chmod +x "$RW/install-$proto.sh"
+        done
+        for kind in cold warm; do
+            for proto in h1 h2; do
+                if [[ "$kind" == cold ]]; then prep="$(aside "$RW/$proto/cache" "$RW/$proto/host")"; else prep="$(aside "$RW/$proto/host")"; fi
+                [[ "$kind" == warm ]] && "$RW/install-$proto.sh"
+                hyperfine -N --warmup 1 --runs 5 --prepare "$prep" --export-json "$RW/$kind-$proto.json" \
+                    -n "$kind, $proto" "$RW/install-$proto.sh" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
+            done
+        done
+        # The download floor at this distance: the files of the versions the HTTP/2 install chose,
+        # fetched by curl over HTTP/2, 100 streams at once.
+        curl_s=""
+        if [[ -f "$RW/h2/host/pack-lock.json" ]]; then
+            python3 - "$RW/h2/host/pack-lock.json" "${REMOTE_BASE[h2]}" >"$RW/urls.txt" <<'EOF'
+import json, sys
+for p in json.load(open(sys.argv[1]))["packs"]:
+    for ext in ("json", "tgz", "sig"):
+        print(f"{sys.argv[2]}/v1/packs/{p['name']}/-/{p['version']}.{ext}")
+EOF
+            hyperfine -N --warmup 1 --runs 5 --export-json "$RW/curl.json" -n curl \
+                "curl -fsS --http2 --parallel --parallel-max 100 -o /dev/null $(tr '\n' ' ' <"$RW/urls.txt")" 2>&1 \
+                | grep -v '^\s*$' | sed "s/curl/download alone (curl --http2, 100 streams, $(wc -l <"$RW/urls.txt") files)/" \
+                | sed 's/^/   /' || true
+            curl_s="$(hyperfine_mean "$RW/curl.json" curl 2>/dev/null)" || curl_s=""
+        fi
+        for kind in cold warm; do
+            h1="$(hyperfine_mean "$RW/$kind-h1.json" "$kind, h1")" || h1=""
+            h2="$(hyperfine_mean "$RW/$kind-h2.json" "$kind, h2")" || h2=""
+            [[ -n "$h1" && -n "$h2" ]] || continue
+            peer="$(printf 'over HTTP/1.1 %.0f ms' "$(echo "$h1 * 1000" | bc -l)")"
+            [[ -n "$curl_s" ]] && peer+="$(printf ' (curl h2 %.0f ms)' "$(echo "$curl_s * 1000" | bc -l)")"
+            result "install $N packs $RTT ms away, $kind, HTTP/2" "$(printf '%.0f ms' "$(echo "$h2 * 1000" | bc -l)")" "$peer" \
+                "$(printf '%.2fx faster' "$(echo "$h1 / $h2" | bc -l)")" "measured" "-"
+        done
+        unset SSL_CERT_FILE
+        rm -rf "$RW"
     fi
 fi
 

@@ -53,8 +53,8 @@ pub struct BundleOptions {
     pub offline: bool,
     /// The download cache.
     pub cache_dir: PathBuf,
-    /// Parallel downloads.
-    pub jobs: usize,
+    /// Parallel downloads (`None`: as many as the registries allow).
+    pub jobs: Option<usize>,
 }
 
 /// What was written.

@@ -433,9 +433,10 @@ pub struct LockArgs {
     /// The lockfile (default: pack-lock.json beside the manifest).
     #[arg(long)]
     pub lockfile: Option<PathBuf>,
-    /// Parallel requests for pack indexes and manifests while resolving.
-    #[arg(long, default_value_t = pack_verify::registry::HTTP_CONCURRENCY)]
-    pub jobs: usize,
+    /// Parallel requests for pack indexes and manifests while resolving (default: 16, or 100 to
+    /// registries that answer over HTTP/2; at most 256).
+    #[arg(long)]
+    pub jobs: Option<usize>,
     #[command(flatten)]
     pub resolve: ResolveFlags,
     #[command(flatten)]
@@ -457,9 +458,10 @@ pub struct BundleArgs {
     /// The download cache (default: $PACK_CACHE_DIR or $XDG_CACHE_HOME/openwop/packs).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Parallel downloads.
-    #[arg(long, default_value_t = pack_verify::registry::HTTP_CONCURRENCY)]
-    pub jobs: usize,
+    /// Parallel downloads (default: 16, or 100 to registries that answer over HTTP/2; at most
+    /// 256).
+    #[arg(long)]
+    pub jobs: Option<usize>,
     #[command(flatten)]
     pub registry: RegistryFlag,
 }
@@ -481,9 +483,10 @@ pub struct InstallArgs {
     /// The download cache (default: $PACK_CACHE_DIR or $XDG_CACHE_HOME/openwop/packs).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Parallel downloads (and requests for pack indexes and manifests while resolving).
-    #[arg(long, default_value_t = pack_verify::registry::HTTP_CONCURRENCY)]
-    pub jobs: usize,
+    /// Parallel downloads (and requests for pack indexes and manifests while resolving; default:
+    /// 16, or 100 to registries that answer over HTTP/2; at most 256).
+    #[arg(long)]
+    pub jobs: Option<usize>,
     /// Check peerDependencies against this host's /.well-known/openwop capabilities.
     #[arg(long, value_name = "URL")]
     pub host_url: Option<String>,

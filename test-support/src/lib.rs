@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
+mod tls;
+pub use tls::{TlsStatic, TlsStats, serve_static_tls};
+
 /// Path of workspace binary `name` from `package`, built first: `cargo test -p X` does not build
 /// other packages' binaries, and a stale one must never be tested, so `cargo build` always runs
 /// (a no-op when nothing changed), into the profile directory of the running test.

@@ -138,7 +138,7 @@ fn plan(
     lock_path: &Path,
     flags: &ResolveFlags,
     cache: &Cache,
-    jobs: usize,
+    jobs: Option<usize>,
 ) -> CliResult<Planned> {
     let previous = read_lockfile(lock_path)?;
     let no_network = flags.frozen || flags.offline;

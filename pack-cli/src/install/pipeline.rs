@@ -29,8 +29,9 @@ pub struct LockOptions {
     pub overrides: BTreeMap<String, Version>,
     /// Advisory ids the user accepts.
     pub allow_advisories: BTreeSet<String>,
-    /// Requests in flight at once while loading the pack indexes and manifests to resolve.
-    pub jobs: usize,
+    /// Requests in flight at once while loading the pack indexes and manifests to resolve
+    /// (`None`: as many as the registries allow, [`request_jobs`]).
+    pub jobs: Option<usize>,
 }
 
 /// What [`lock`] produced.
@@ -44,9 +45,25 @@ pub struct Locked {
     pub manifests: HashMap<(String, String), Vec<u8>>,
 }
 
-/// Requests in flight at once for `--jobs`: at least one, at most 16 (one thread each).
-fn request_jobs(jobs: usize) -> usize {
-    jobs.clamp(1, 16)
+/// The most requests `--jobs` may put in flight (one thread each).
+pub const MAX_JOBS: usize = 256;
+
+/// Requests in flight at once: `--jobs` when given (1 to [`MAX_JOBS`]), else the fewest any
+/// configured registry allows ([`RegistryClient::parallel_requests`]: more once it has answered
+/// over HTTP/2). Asked again before each step, so a step after the first requests (advisories,
+/// trust) uses what they negotiated.
+///
+/// [`RegistryClient::parallel_requests`]: crate::registry::RegistryClient::parallel_requests
+pub fn request_jobs(registries: &[Registry], jobs: Option<usize>) -> usize {
+    match jobs {
+        Some(jobs) => jobs.clamp(1, MAX_JOBS),
+        None => registries
+            .iter()
+            .filter_map(|r| r.client.as_ref())
+            .map(|c| c.parallel_requests())
+            .min()
+            .unwrap_or(pack_verify::registry::HTTP_CONCURRENCY),
+    }
 }
 
 fn resolve_error(e: &ResolveError) -> CliError {
@@ -86,7 +103,7 @@ pub fn lock(
         advisories,
         allow_advisories: options.allow_advisories.clone(),
     };
-    index.prefetch(&request, request_jobs(options.jobs));
+    index.prefetch(&request, request_jobs(registries, options.jobs));
     let resolution = resolve(&index, &request).map_err(|e| resolve_error(&e))?;
     let meta = LockMeta {
         generated_at: timestamp(time::OffsetDateTime::now_utc()),
@@ -199,10 +216,10 @@ pub fn fetch_all(
     cache: &Cache,
     known: &Known,
     offline: bool,
-    jobs: usize,
+    jobs: Option<usize>,
     progress: &(dyn Fn(&LockedPack) + Sync),
 ) -> CliResult<Vec<CachedVersion>> {
-    super::on_workers(request_jobs(jobs), "download", &lockfile.packs, |pack| {
+    super::on_workers(request_jobs(registries, jobs), "download", &lockfile.packs, |pack| {
         let result = fetch_one(registries, lockfile, pack, cache, known, offline);
         progress(pack);
         result

@@ -2,7 +2,7 @@
 
 use std::io::Read;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -76,6 +76,8 @@ pub struct RegistryClient {
     base: String,
     http: Client,
     options: ClientOptions,
+    /// Whether the registry has answered over HTTP/2 (negotiated by TLS ALPN), shared by clones.
+    multiplexed: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -170,7 +172,7 @@ impl RegistryClient {
             .timeout(options.timeout)
             .build()
             .map_err(|e| RegistryError::transport(&base, format!("cannot set up HTTP: {e}")))?;
-        Ok(RegistryClient { base, http, options })
+        Ok(RegistryClient { base, http, options, multiplexed: Arc::new(AtomicBool::new(false)) })
     }
 
     /// The registry's base URL, without a trailing slash.
@@ -181,6 +183,20 @@ impl RegistryClient {
     /// The absolute URL of a registry-relative path.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Requests to have in flight at once to this registry: [`HTTP2_CONCURRENCY`] once it has
+    /// answered over HTTP/2 (one connection multiplexes them), else [`HTTP_CONCURRENCY`] (one
+    /// connection each, as many as npm opens to a host).
+    ///
+    /// [`HTTP2_CONCURRENCY`]: pack_verify::registry::HTTP2_CONCURRENCY
+    /// [`HTTP_CONCURRENCY`]: pack_verify::registry::HTTP_CONCURRENCY
+    pub fn parallel_requests(&self) -> usize {
+        if self.multiplexed.load(Ordering::Relaxed) {
+            pack_verify::registry::HTTP2_CONCURRENCY
+        } else {
+            pack_verify::registry::HTTP_CONCURRENCY
+        }
     }
 
     /// Whether a token is configured.
@@ -202,6 +218,11 @@ impl RegistryClient {
         let mut attempt = 0;
         loop {
             let result = self.authorize(self.http.get(&url)).send();
+            if let Ok(resp) = &result {
+                if resp.version() == reqwest::Version::HTTP_2 {
+                    self.multiplexed.store(true, Ordering::Relaxed);
+                }
+            }
             let outcome = match result {
                 Ok(resp) if resp.status() == StatusCode::NOT_FOUND => return Ok(None),
                 Ok(resp) if resp.status().is_success() => {
@@ -467,7 +488,7 @@ impl pack_verify::registry::RegistrySource for RegistryClient {
     }
 
     fn concurrency(&self) -> usize {
-        pack_verify::registry::HTTP_CONCURRENCY
+        self.parallel_requests()
     }
 }
 

@@ -19,6 +19,11 @@ pub struct Pack {
 
 impl Pack {
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    /// [`Pack::run`] with more environment variables.
+    pub fn run_with(&self, args: &[&str], envs: &[(&str, &Path)]) -> Output {
         Command::new(&self.bin)
             .current_dir(&self.dir)
             .env("OPENWOP_PACK_CONFIG", self.dir.join("pack.toml"))
@@ -26,6 +31,7 @@ impl Pack {
             .env("PACK_CACHE_DIR", self.dir.join("cache"))
             .env_remove("OPENWOP_REGISTRY_URL")
             .env_remove("OPENWOP_TOKEN")
+            .envs(envs.iter().copied())
             .args(args)
             .output()
             .unwrap()

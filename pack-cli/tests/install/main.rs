@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 mod common;
 
 use common::*;
-use openwop_test_support::{serve_static, serve_static_logged_at, sign_keychain};
+use openwop_test_support::{serve_static, serve_static_logged_at, serve_static_tls, sign_keychain};
 
 #[test]
 fn publish_depend_lock_install_then_refuse_tampering() {
@@ -382,6 +382,61 @@ fn every_spelling_of_a_deprecation_warns_at_install() {
             d.join(&host).join("packs/core.openwop.http/pack.json").is_file(),
             "{spelling}: deprecated versions install"
         );
+    }
+}
+
+/// A registry that offers HTTP/2 (TLS, ALPN) gets it: every request is a stream on a few
+/// connections, and more of them are in flight at once than the 16 connections `pack` opens to
+/// a registry that speaks HTTP/1.1 alone, which gets at most 16.
+#[test]
+fn http2_registries_get_more_requests_in_flight() {
+    let Some(fixtures) = std::env::var_os("OPENWOP_FIXTURES") else {
+        eprintln!("SKIPPED http2_registries_get_more_requests_in_flight: OPENWOP_FIXTURES not set");
+        return;
+    };
+    let tree = PathBuf::from(fixtures).join("openwop-registry");
+    let index: Value = serde_json::from_slice(&std::fs::read(tree.join("v1/index.json")).unwrap()).unwrap();
+    // Every pack with a version that is not yanked.
+    let names: Vec<String> = index["packs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .filter(|name| {
+            let index = std::fs::read(tree.join(format!("v1/packs/{name}/index.json"))).unwrap();
+            let index: Value = serde_json::from_slice(&index).unwrap();
+            index["versions"].as_array().unwrap().iter().any(|v| v["yanked"] == false)
+        })
+        .map(str::to_string)
+        .take(40)
+        .collect();
+    // More than 16 at once: the first step alone asks for the 40 pack indexes.
+    assert_eq!(names.len(), 40);
+    for http2 in [true, false] {
+        let work = tempfile::tempdir().unwrap();
+        let d = work.path();
+        let server = serve_static_tls(&tree, &d.join("certs"), http2, Duration::from_millis(30));
+        let pack = fixture_consumer(d, &server.base);
+        let mut args = vec!["--json", "install", "--host-dir", "host"];
+        args.extend(names.iter().map(String::as_str));
+        let out = pack.run_with(&args, &[("SSL_CERT_FILE", &server.ca)]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "http2 {http2}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(last_json(&out)["packs"].as_array().map(Vec::len), Some(names.len()), "{stdout}");
+        let seen = |n: &std::sync::atomic::AtomicUsize| n.load(std::sync::atomic::Ordering::SeqCst);
+        let stats = &server.stats;
+        let (h2, h1) = (seen(&stats.http2_requests), seen(&stats.other_requests));
+        let (connections, in_flight) = (seen(&stats.connections), seen(&stats.max_in_flight));
+        let report = format!("{h2} HTTP/2 and {h1} HTTP/1.1 requests, {connections} connections, {in_flight} at once");
+        if http2 {
+            assert!(h1 == 0 && h2 > names.len(), "{report}");
+            assert!(connections < pack_verify::registry::HTTP_CONCURRENCY, "{report}");
+            assert!(in_flight > pack_verify::registry::HTTP_CONCURRENCY, "{report}");
+        } else {
+            assert!(h2 == 0 && h1 > names.len(), "{report}");
+            assert!(in_flight <= pack_verify::registry::HTTP_CONCURRENCY, "{report}");
+        }
+        eprintln!("http2 {http2}: {report}");
     }
 }
 
