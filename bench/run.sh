@@ -187,7 +187,8 @@ echo "== importing $TREE into $WORK/data (SQLite + local directory), exporting t
 start_nginx() { # root port [h1|h2: over TLS with $WORK/tls's certificate, HTTP/2 offered or not]
     local root="$1" port="$2" conf="$WORK/nginx-$2.conf" listen="listen 127.0.0.1:$2;" tls=""
     if [[ -n "${3:-}" ]]; then
-        listen="listen 127.0.0.1:$port ssl$([[ "$3" == h2 ]] && echo " http2");"
+        listen="listen 127.0.0.1:$port ssl;"
+        [[ "$3" == h2 ]] && listen="listen 127.0.0.1:$port ssl http2;"
         tls="ssl_certificate $WORK/tls/server.pem; ssl_certificate_key $WORK/tls/server.key;"
     fi
     cat >"$conf" <<EOF
@@ -649,7 +650,7 @@ if want remote; then
                 "$TRUST" >"$RW/$proto/pack.toml"
         done
         export SSL_CERT_FILE="$WORK/tls/ca.pem"
-        for _ in $(seq 1 100); do curl -fsS -o /dev/null --cacert "$SSL_CERT_FILE" "${REMOTE_BASE[h2]}/v1/index.json" && break; sleep 0.05; done
+        for _ in $(seq 1 100); do curl -fsS -o /dev/null --cacert "$SSL_CERT_FILE" "${REMOTE_BASE[h2]}/v1/index.json" 2>/dev/null && break; sleep 0.05; done
         probe_specs "${REMOTE_BASE[h2]}" "$RW"
         N="${#SPECS[@]}"
         echo
@@ -683,7 +684,7 @@ for p in json.load(open(sys.argv[1]))["packs"]:
         print(f"{sys.argv[2]}/v1/packs/{p['name']}/-/{p['version']}.{ext}")
 EOF
             hyperfine -N --warmup 1 --runs 5 --export-json "$RW/curl.json" -n curl \
-                "curl -fsS --http2 --parallel --parallel-max 100 -o /dev/null $(tr '\n' ' ' <"$RW/urls.txt")" 2>&1 \
+                "curl -fsS --cacert $SSL_CERT_FILE --http2 --parallel --parallel-max 100 -o /dev/null $(tr '\n' ' ' <"$RW/urls.txt")" 2>&1 \
                 | grep -v '^\s*$' | sed "s/curl/download alone (curl --http2, 100 streams, $(wc -l <"$RW/urls.txt") files)/" \
                 | sed 's/^/   /' || true
             curl_s="$(hyperfine_mean "$RW/curl.json" curl 2>/dev/null)" || curl_s=""
