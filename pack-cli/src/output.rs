@@ -55,6 +55,16 @@ impl Shell {
         }
     }
 
+    /// A warning with a machine-readable code: `warning: … [code]` on stderr, or a `warning`
+    /// JSON line with a `code` field, so a consumer can act on the kind without parsing text.
+    pub fn warn_coded(&self, code: &str, message: &str) {
+        if self.json {
+            println!("{}", json!({"reason": "warning", "format": FORMAT_VERSION, "code": code, "message": message}));
+        } else {
+            eprintln!("warning: {message} [{code}]");
+        }
+    }
+
     /// Prints the result of a command.
     pub fn outcome(&self, outcome: &Outcome) {
         if self.json {

@@ -165,7 +165,7 @@ fn plan(
     shell.status("Resolving", &format!("{} requirement(s)", roots.len()));
     let Locked { lockfile, warnings, manifests } = lock(registries, previous.as_ref(), &options, Some(cache))?;
     for w in &warnings {
-        shell.warn(&format!("{w} [{}]", w.code()));
+        shell.warn_coded(w.code(), &w.to_string());
     }
     let changed = previous.as_ref().is_none_or(|p| p.to_bytes() != lockfile.to_bytes());
     if flags.locked && changed {

@@ -192,11 +192,17 @@ impl RegistryClient {
     /// [`HTTP2_CONCURRENCY`]: pack_verify::registry::HTTP2_CONCURRENCY
     /// [`HTTP_CONCURRENCY`]: pack_verify::registry::HTTP_CONCURRENCY
     pub fn parallel_requests(&self) -> usize {
-        if self.multiplexed.load(Ordering::Relaxed) {
+        if self.multiplexed() {
             pack_verify::registry::HTTP2_CONCURRENCY
         } else {
             pack_verify::registry::HTTP_CONCURRENCY
         }
+    }
+
+    /// Whether the registry has answered over HTTP/2, so that requests in flight together share
+    /// one connection.
+    pub fn multiplexed(&self) -> bool {
+        self.multiplexed.load(Ordering::Relaxed)
     }
 
     /// Whether a token is configured.

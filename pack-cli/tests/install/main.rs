@@ -369,14 +369,17 @@ fn every_spelling_of_a_deprecation_warns_at_install() {
         let out = pack.run(&["--json", "install", "core.openwop.http@^1", "--host-dir", &host]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{spelling}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-        let warnings: Vec<String> = stdout
+        // `--json` warnings carry the code beside the message.
+        let warnings: Vec<(Value, String)> = stdout
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|l| l["reason"] == "warning")
-            .filter_map(|l| Some(l["message"].as_str()?.to_string()))
+            .filter_map(|l| Some((l["code"].clone(), l["message"].as_str()?.to_string())))
             .collect();
-        let expected: Vec<String> =
-            expected.into_iter().map(|e| format!("core.openwop.http@{version} {e} [pack_deprecated]")).collect();
+        let expected: Vec<(Value, String)> = expected
+            .into_iter()
+            .map(|e| (json!("pack_deprecated"), format!("core.openwop.http@{version} {e}")))
+            .collect();
         assert_eq!(warnings, expected, "{spelling}");
         assert!(
             d.join(&host).join("packs/core.openwop.http/pack.json").is_file(),
@@ -386,8 +389,9 @@ fn every_spelling_of_a_deprecation_warns_at_install() {
 }
 
 /// A registry that offers HTTP/2 (TLS, ALPN) gets it: every request is a stream on a few
-/// connections, and more of them are in flight at once than the 16 connections `pack` opens to
-/// a registry that speaks HTTP/1.1 alone, which gets at most 16.
+/// connections, more of them are in flight at once than the 16 connections `pack` opens to a
+/// registry that speaks HTTP/1.1 alone (which gets at most 16), and a pack's files are asked for
+/// together.
 #[test]
 fn http2_registries_get_more_requests_in_flight() {
     let Some(fixtures) = std::env::var_os("OPENWOP_FIXTURES") else {
@@ -432,6 +436,8 @@ fn http2_registries_get_more_requests_in_flight() {
             assert!(h1 == 0 && h2 > names.len(), "{report}");
             assert!(connections < pack_verify::registry::HTTP_CONCURRENCY, "{report}");
             assert!(in_flight > pack_verify::registry::HTTP_CONCURRENCY, "{report}");
+            // More than one request per pack at once: a pack's files are asked for together.
+            assert!(in_flight > names.len(), "{report}");
         } else {
             assert!(h2 == 0 && h1 > names.len(), "{report}");
             assert!(in_flight <= pack_verify::registry::HTTP_CONCURRENCY, "{report}");
