@@ -48,20 +48,27 @@ impl Shell {
 
     /// A warning: `warning: …` on stderr, or a `warning` JSON line.
     pub fn warn(&self, message: &str) {
-        if self.json {
-            println!("{}", json!({"reason": "warning", "format": FORMAT_VERSION, "message": message}));
-        } else {
-            eprintln!("warning: {message}");
-        }
+        self.warning(None, message);
     }
 
     /// A warning with a machine-readable code: `warning: … [code]` on stderr, or a `warning`
     /// JSON line with a `code` field, so a consumer can act on the kind without parsing text.
     pub fn warn_coded(&self, code: &str, message: &str) {
+        self.warning(Some(code), message);
+    }
+
+    fn warning(&self, code: Option<&str>, message: &str) {
         if self.json {
-            println!("{}", json!({"reason": "warning", "format": FORMAT_VERSION, "code": code, "message": message}));
+            let mut line = json!({"reason": "warning", "format": FORMAT_VERSION, "message": message});
+            if let Some(code) = code {
+                line["code"] = Value::from(code);
+            }
+            println!("{line}");
         } else {
-            eprintln!("warning: {message} [{code}]");
+            match code {
+                Some(code) => eprintln!("warning: {message} [{code}]"),
+                None => eprintln!("warning: {message}"),
+            }
         }
     }
 

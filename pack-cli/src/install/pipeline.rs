@@ -252,8 +252,8 @@ fn fetch_one(
         ));
     };
     let err = |e: crate::registry::RegistryError| CliError::from_registry(&e);
-    let known_manifest = known.manifests.get(&(pack.name.clone(), version.clone())).cloned();
-    let manifest = || match &known_manifest {
+    let known_manifest = known.manifests.get(&(pack.name.clone(), version.clone()));
+    let manifest = || match known_manifest {
         Some(bytes) => Ok(Some(bytes.clone())),
         None => client.version_manifest(&pack.name, &version),
     };

@@ -452,7 +452,6 @@ async fn take_version(
         }
     }
 
-    let lifecycle = pack_verify::manifest::Lifecycle::from_value(&manifest_json);
     let published_at = entry
         .get("publishedAt")
         .and_then(Value::as_str)
@@ -486,8 +485,9 @@ async fn take_version(
             .to_string(),
         signing_key_id: verified.signing_key_id.clone(),
         published_at,
-        yanked: i64::from(lifecycle.yanked),
-        deprecated: i64::from(lifecycle.deprecated()),
+        // The verifier read them from these manifest bytes (`pack_verify::manifest::Lifecycle`).
+        yanked: i64::from(verified.yanked),
+        deprecated: i64::from(verified.deprecated),
         tarball_blob: blobs.tarball,
         tarball_size,
         signature_blob: blobs.signature,
