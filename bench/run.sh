@@ -19,7 +19,8 @@
 #   remote   hyperfine: the same `pack install`, cold and warm, from a registry BENCH_RTT_MS (20)
 #            away (bench/latency_proxy.py in front of nginx with TLS), once offering HTTP/1.1
 #            alone and once HTTP/2; beside it curl downloading the same files over HTTP/2 with
-#            100 streams (the download floor at that distance).
+#            100 streams (the download floor at that distance); and `pack-verify registry` of the
+#            whole fixture tree over each protocol.
 #   publish  `cargo bench -p registry-server --bench publish`: publishes/s with full verification
 #            on SQLite + a local directory, and on PostgreSQL + S3 when OPENWOP_TEST_DATABASE_URL
 #            and OPENWOP_TEST_S3_ENDPOINT are set (moto_server on loopback, as in CI, or a faster
@@ -119,7 +120,7 @@ else
     echo "== building release binaries into $BIN"
     (cd "$REPO" && cargo build --release -q -p registry-server)
     if want install || want remote; then (cd "$REPO" && cargo build --release -q -p pack-cli); fi
-    if want verify; then (cd "$REPO" && cargo build --release -q -p pack-verify --features cli); fi
+    if want verify || want remote; then (cd "$REPO" && cargo build --release -q -p pack-verify --features cli); fi
 fi
 
 WORK="$(mktemp -d /tmp/openwop-bench.XXXXXX)"
@@ -698,6 +699,23 @@ EOF
             result "install $N packs $RTT ms away, $kind, HTTP/2" "$(printf '%.0f ms' "$(echo "$h2 * 1000" | bc -l)")" "$peer" \
                 "$(printf '%.2fx faster' "$(echo "$h1 / $h2" | bc -l)")" "measured" "-"
         done
+        # A host verifying the whole registry from afar: 16 connections over HTTP/1.1, 100 streams
+        # of one connection when the server answers over HTTP/2.
+        if [[ -x "$BIN/pack-verify" ]]; then
+            echo
+            echo "== remote: pack-verify registry of the fixture tree $RTT ms away over TLS, HTTP/1.1 alone vs HTTP/2 offered (load $(cut -d' ' -f1 /proc/loadavg))"
+            for proto in h1 h2; do
+                hyperfine -N --warmup 1 --runs 5 --export-json "$RW/verify-$proto.json" -n "verify, $proto" \
+                    "$BIN/pack-verify registry ${REMOTE_BASE[$proto]}" 2>&1 | grep -v '^\s*$' | sed 's/^/   /' || true
+            done
+            h1="$(hyperfine_mean "$RW/verify-h1.json" "verify, h1" 2>/dev/null)" || h1=""
+            h2="$(hyperfine_mean "$RW/verify-h2.json" "verify, h2" 2>/dev/null)" || h2=""
+            if [[ -n "$h1" && -n "$h2" ]]; then
+                result "verify the registry $RTT ms away, HTTP/2" "$(printf '%.0f ms' "$(echo "$h2 * 1000" | bc -l)")" \
+                    "$(printf 'over HTTP/1.1 %.0f ms' "$(echo "$h1 * 1000" | bc -l)")" \
+                    "$(printf '%.2fx faster' "$(echo "$h1 / $h2" | bc -l)")" "measured" "-"
+            fi
+        fi
         unset SSL_CERT_FILE
         rm -rf "$RW"
     fi

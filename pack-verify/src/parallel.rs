@@ -6,6 +6,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
+/// What a scoped thread returned, where its work returns a `Result`: a panic in it comes back as
+/// `Err(on_panic())`, a failure of that one piece of work rather than of the caller.
+pub fn joined<T, E>(handle: thread::ScopedJoinHandle<'_, Result<T, E>>, on_panic: impl FnOnce() -> E) -> Result<T, E> {
+    handle.join().unwrap_or_else(|_| Err(on_panic()))
+}
+
 /// How many workers `jobs` means for `items` items: 0 is one per available core, and never more
 /// workers than items.
 fn workers(jobs: usize, items: usize) -> usize {

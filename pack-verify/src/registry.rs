@@ -2,6 +2,8 @@
 //! verifying every version in it.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -9,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::VerifyError;
 use crate::integrity::Integrity;
 use crate::lenient::{BoolOrObject, Loose, ReadError, loose, read_object};
+use crate::parallel::joined;
 use crate::trust::{Clock, ExpiryPolicy, SystemClock, TrustBundle, TrustRoot, TrustState, TrustWarning};
 use crate::verify::{VerifiedVersion, Verifier, VersionInput};
 
@@ -18,11 +21,71 @@ use crate::verify::{VerifiedVersion, Verifier, VersionInput};
 /// 60 ms with 16).
 pub const HTTP_CONCURRENCY: usize = 16;
 
-/// Fetches in flight at once from a registry that answers over HTTP/2, where one connection
-/// carries them all as streams (curl's default stream limit; servers commonly allow 100 to 256
-/// streams per connection). 20 ms away, a cold install of 117 packs took 0.95 s at 16 and 0.28 s
+/// Fetches in flight at once from a registry that answers over HTTP/2 and is not next door
+/// ([`Link`]), where one connection carries them all as streams (curl's default stream limit;
+/// servers commonly allow 100 to 256 streams per connection). 20 ms away, a cold install of 117 packs took 0.95 s at 16 and 0.28 s
 /// at 128 (`docs/performance.md`).
 pub const HTTP2_CONCURRENCY: usize = 100;
+
+/// A registry whose quickest answer so far came within this is next door (loopback, the same
+/// rack): its requests wait little, so more of them in flight buy little, and the threads and
+/// streams cost CPU that the client and (on loopback) the server share. On loopback over TLS
+/// a client here sees its quickest answers in 0.3–0.8 ms, and keeping 100 streams instead of
+/// 16 cost a walk of the fixture registry 15–50 ms; 20 ms away it saved 1.1 s
+/// (`docs/performance.md`). At a round trip near this line the two are about even.
+pub const NEARBY: Duration = Duration::from_millis(2);
+
+/// What a client has seen of its connection to one registry, and the request parallelism that
+/// follows from it: the one rule behind `pack-verify registry` and `pack`'s downloads. Shared by
+/// the client's threads; every response is recorded.
+#[derive(Debug)]
+pub struct Link {
+    http2: AtomicBool,
+    /// The quickest response so far, from sending the request to its headers, in µs: the
+    /// closest a client gets to the round trip (the first one also waited for the handshakes).
+    quickest_us: AtomicU64,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Link { http2: AtomicBool::new(false), quickest_us: AtomicU64::new(u64::MAX) }
+    }
+}
+
+impl Link {
+    /// Records one response: whether it came over HTTP/2, and how long its headers took.
+    pub fn record(&self, http2: bool, waited: Duration) {
+        if http2 {
+            self.http2.store(true, Ordering::Relaxed);
+        }
+        let us = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+        self.quickest_us.fetch_min(us, Ordering::Relaxed);
+    }
+
+    /// Whether the registry has answered over HTTP/2 (requests in flight share one connection).
+    pub fn http2(&self) -> bool {
+        self.http2.load(Ordering::Relaxed)
+    }
+
+    /// Whether every answer so far took [`NEARBY`] or longer (true before any answer).
+    pub fn far(&self) -> bool {
+        self.quickest_us.load(Ordering::Relaxed) >= u64::try_from(NEARBY.as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether to ask for the requests of one item (a version's tarball, signature, manifest)
+    /// at once rather than one after another: over HTTP/2 they are streams of one connection,
+    /// and from afar that turns several round trips into one. Not next door (see [`NEARBY`]),
+    /// and never over HTTP/1.1, where each would be one more connection.
+    pub fn together(&self) -> bool {
+        self.http2() && self.far()
+    }
+
+    /// Requests to keep in flight: [`HTTP2_CONCURRENCY`] when [`together`](Self::together)
+    /// holds, else [`HTTP_CONCURRENCY`].
+    pub fn requests_in_flight(&self) -> usize {
+        if self.together() { HTTP2_CONCURRENCY } else { HTTP_CONCURRENCY }
+    }
+}
 
 /// Path of the keychain envelope on a registry that publishes one.
 pub const KEYCHAIN_PATH: &str = "/keys/keychain.json";
@@ -36,9 +99,16 @@ pub trait RegistrySource: Sync {
     /// How many fetches to keep in flight when [`RegistryCheck::jobs`] is 0. The default, 0, is
     /// one per core, right where reading is local work; a remote source mostly waits on the
     /// network and wants more (with one worker per core, a registry of 850 documents 50 ms
-    /// away takes 20 s on two cores).
+    /// away takes 20 s on two cores). Asked before each step of the walk (after `/v1/index.json`,
+    /// then after the pack indexes), so a source can answer from what the responses so far
+    /// showed ([`Link`]).
     fn concurrency(&self) -> usize {
         0
+    }
+    /// Whether one version's files are best asked for at once (see [`Link::together`]): one
+    /// round trip instead of three. Asked when the files are fetched.
+    fn together(&self) -> bool {
+        false
     }
 }
 
@@ -260,11 +330,28 @@ impl Listed {
     /// or an HTTP registry, is read concurrently).
     fn fetch(&self, source: &dyn RegistrySource, statements: bool) -> Result<VersionFiles, VerifyError> {
         let base = format!("/v1/packs/{}/-/{}", self.name, self.version);
-        let manifest = fetch_required(source, &format!("{base}.json"))?;
-        let tarball = fetch_required(source, &format!("{base}.tgz"))?;
-        let signature = fetch_required(source, &format!("{base}.sig"))?;
-        let statement = if statements { source.fetch(&format!("{base}.statement.json"))? } else { None };
-        Ok(VersionFiles { manifest, tarball, signature, statement })
+        let required = |ext: &str| fetch_required(source, &format!("{base}.{ext}"));
+        let statement = || if statements { source.fetch(&format!("{base}.statement.json")) } else { Ok(None) };
+        if !source.together() {
+            // One after the other: on disk there is nothing to overlap, and over HTTP/1.1 each
+            // request in flight is a connection, of which the workers already hold one each.
+            let (manifest, tarball, signature) = (required("json")?, required("tgz")?, required("sig")?);
+            return Ok(VersionFiles { manifest, tarball, signature, statement: statement()? });
+        }
+        let panicked =
+            || VerifyError::Io { what: format!("{}{base}", source.describe()), detail: "a fetch panicked".into() };
+        std::thread::scope(|s| {
+            let tarball = s.spawn(|| required("tgz"));
+            let signature = s.spawn(|| required("sig"));
+            let statement = statements.then(|| s.spawn(statement));
+            let manifest = required("json");
+            Ok(VersionFiles {
+                manifest: manifest?,
+                tarball: joined(tarball, panicked)?,
+                signature: joined(signature, panicked)?,
+                statement: statement.map_or(Ok(None), |t| joined(t, panicked))?,
+            })
+        })
     }
 }
 
@@ -317,15 +404,17 @@ pub fn verify_registry(
 ) -> Result<RegistryReport, VerifyError> {
     let root = resolve_trust(source, &mut check)?;
     let warnings: Vec<String> = root.warnings().iter().map(TrustWarning::to_string).collect();
-    let jobs = if check.jobs == 0 { source.concurrency() } else { check.jobs };
-    let verifier = Verifier::new(root).jobs(jobs);
     let index: RegistryIndex = json(&fetch_required(source, "/v1/index.json")?, "/v1/index.json")?;
+    // Asked before each step, so that each uses what the answers so far showed an HTTP source
+    // (HTTP/2; how far away the registry is, which the first answer, slowed by the handshakes,
+    // cannot tell).
+    let jobs = || if check.jobs == 0 { source.concurrency() } else { check.jobs };
     let names: Vec<String> =
         index.packs.into_iter().filter_map(BoolOrObject::into_object).filter_map(|p| loose(p.name)).collect();
 
     // Every pack index is read and parsed on the workers; the listing keeps the index's order.
     let listings = crate::parallel::map(
-        jobs,
+        jobs(),
         &names,
         |name| list_pack(source, name),
         || Listing {
@@ -344,6 +433,7 @@ pub fn verify_registry(
         listed.extend(listing.listed);
     }
 
+    let verifier = Verifier::new(root).jobs(jobs());
     let statements = verifier.root().requires_statements();
     let verdicts = verifier.check_all_loaded(
         &listed,
@@ -411,6 +501,32 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, VerifyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_asks_for_more_at_once_only_over_http2_and_from_afar() {
+        let ms = Duration::from_millis;
+        let link = Link::default();
+        assert!(!link.together() && link.far());
+        assert_eq!(link.requests_in_flight(), HTTP_CONCURRENCY);
+        // 20 ms away over HTTP/1.1: each request in flight would be one more connection.
+        link.record(false, ms(20));
+        assert!(link.far() && !link.together());
+        assert_eq!(link.requests_in_flight(), HTTP_CONCURRENCY);
+        // The same distance over HTTP/2.
+        link.record(true, ms(25));
+        assert!(link.together());
+        assert_eq!(link.requests_in_flight(), HTTP2_CONCURRENCY);
+        // One quick answer shows the first ones were slow for another reason (the handshakes):
+        // next door, the extra streams would only cost CPU.
+        link.record(true, Duration::from_micros(300));
+        assert!(link.http2() && !link.far() && !link.together());
+        assert_eq!(link.requests_in_flight(), HTTP_CONCURRENCY);
+        link.record(true, ms(30));
+        assert!(!link.far(), "the quickest answer is kept");
+        let at_the_line = Link::default();
+        at_the_line.record(true, NEARBY);
+        assert!(at_the_line.together());
+    }
 
     /// A registry of `packs` empty packs whose pack-index requests each wait (up to `wait`) until
     /// `packs` of them are in flight, and which records the most it saw at once.

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use pack_verify::integrity::Integrity;
+use pack_verify::parallel::joined;
 use pack_verify::trust::state::TrustState;
 use pack_verify::trust::{ExpiryPolicy, SystemClock, TrustRoot};
 use pack_verify::verify::{Verifier, VersionInput};
@@ -50,7 +51,7 @@ pub const MAX_JOBS: usize = 256;
 
 /// Requests in flight at once: `--jobs` when given (1 to [`MAX_JOBS`]), else the fewest any
 /// configured registry allows ([`RegistryClient::parallel_requests`]: more once it has answered
-/// over HTTP/2). Asked again before each step, so a step after the first requests (advisories,
+/// over HTTP/2 from further than next door). Asked again before each step, so a step after the first requests (advisories,
 /// trust) uses what they negotiated.
 ///
 /// [`RegistryClient::parallel_requests`]: crate::registry::RegistryClient::parallel_requests
@@ -269,37 +270,30 @@ fn fetch_one(
             )
         })
     };
-    if !client.multiplexed() {
+    if !client.together() {
         // One after the other: over HTTP/1.1 each request in flight is a connection, and the
-        // workers already hold 16.
+        // workers already hold 16; next door the round trips saved would not pay for the threads.
         let manifest = present(manifest())?;
         let (tarball, signature, statement) =
             (tarball().map_err(err)?, signature().map_err(err)?, statement().map_err(err)?);
         return Ok(CachedVersion { tarball, signature, manifest, statement });
     }
-    // Over HTTP/2 the four are streams of one connection: asked together, they cost one round
-    // trip instead of up to four. A thread only for what goes to the network.
+    // Over HTTP/2 the four are streams of one connection: asked together, from afar they cost
+    // one round trip instead of up to four. A thread only for what goes to the network.
     let (manifest, tarball, signature, statement) = std::thread::scope(|s| {
         let m = known_manifest.is_none().then(|| s.spawn(manifest));
         let t = (statements != Some(false)).then(|| s.spawn(statement));
         let g = s.spawn(signature);
         let tarball = tarball();
-        let base = client.base_url();
-        let manifest = m.map_or_else(manifest, |m| joined(m, base));
-        let statement = t.map_or(Ok(None), |t| joined(t, base));
-        (manifest, tarball, joined(g, base), statement)
+        // A panic in a download thread is a transport failure of that request.
+        let panicked = || crate::registry::RegistryError::transport(client.base_url(), "a download thread panicked");
+        let manifest = m.map_or_else(manifest, |m| joined(m, panicked));
+        let statement = t.map_or(Ok(None), |t| joined(t, panicked));
+        (manifest, tarball, joined(g, panicked), statement)
     });
     let manifest = present(manifest)?;
     let (tarball, signature, statement) = (tarball.map_err(err)?, signature.map_err(err)?, statement.map_err(err)?);
     Ok(CachedVersion { tarball, signature, manifest, statement })
-}
-
-/// The result of a download thread; a panic in it is a transport failure of that request.
-fn joined<T>(
-    handle: std::thread::ScopedJoinHandle<'_, Result<T, crate::registry::RegistryError>>,
-    base: &str,
-) -> Result<T, crate::registry::RegistryError> {
-    handle.join().unwrap_or_else(|_| Err(crate::registry::RegistryError::transport(base, "a download thread panicked")))
 }
 
 /// Verifies one fetched version completely; nothing is extracted unless this passes.

@@ -2,9 +2,10 @@
 
 use std::io::Read;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
+use pack_verify::registry::Link;
 use reqwest::StatusCode;
 use reqwest::blocking::{Body, Client, RequestBuilder, Response};
 use serde_json::{Value, json};
@@ -76,8 +77,9 @@ pub struct RegistryClient {
     base: String,
     http: Client,
     options: ClientOptions,
-    /// Whether the registry has answered over HTTP/2 (negotiated by TLS ALPN), shared by clones.
-    multiplexed: Arc<AtomicBool>,
+    /// What its responses showed (HTTP/2, negotiated by TLS ALPN; how quickly they came),
+    /// shared by clones: it sets how many requests to keep in flight.
+    link: Arc<Link>,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -172,7 +174,7 @@ impl RegistryClient {
             .timeout(options.timeout)
             .build()
             .map_err(|e| RegistryError::transport(&base, format!("cannot set up HTTP: {e}")))?;
-        Ok(RegistryClient { base, http, options, multiplexed: Arc::new(AtomicBool::new(false)) })
+        Ok(RegistryClient { base, http, options, link: Arc::default() })
     }
 
     /// The registry's base URL, without a trailing slash.
@@ -185,24 +187,22 @@ impl RegistryClient {
         format!("{}{path}", self.base)
     }
 
-    /// Requests to have in flight at once to this registry: [`HTTP2_CONCURRENCY`] once it has
-    /// answered over HTTP/2 (one connection multiplexes them), else [`HTTP_CONCURRENCY`] (one
-    /// connection each, as many as npm opens to a host).
+    /// Requests to have in flight at once to this registry ([`Link::requests_in_flight`]):
+    /// [`HTTP2_CONCURRENCY`] once it has answered over HTTP/2 and not from next door (one
+    /// connection multiplexes them), else [`HTTP_CONCURRENCY`] (one connection each, as many as
+    /// npm opens to a host).
     ///
     /// [`HTTP2_CONCURRENCY`]: pack_verify::registry::HTTP2_CONCURRENCY
     /// [`HTTP_CONCURRENCY`]: pack_verify::registry::HTTP_CONCURRENCY
     pub fn parallel_requests(&self) -> usize {
-        if self.multiplexed() {
-            pack_verify::registry::HTTP2_CONCURRENCY
-        } else {
-            pack_verify::registry::HTTP_CONCURRENCY
-        }
+        self.link.requests_in_flight()
     }
 
-    /// Whether the registry has answered over HTTP/2, so that requests in flight together share
-    /// one connection.
-    pub fn multiplexed(&self) -> bool {
-        self.multiplexed.load(Ordering::Relaxed)
+    /// Whether one pack's requests are best sent at once ([`Link::together`]): the registry
+    /// answers over HTTP/2, so they share one connection, and from far enough away for the
+    /// round trips saved to matter.
+    pub fn together(&self) -> bool {
+        self.link.together()
     }
 
     /// Whether a token is configured.
@@ -223,11 +223,10 @@ impl RegistryClient {
         let url = self.url(path);
         let mut attempt = 0;
         loop {
+            let sent = Instant::now();
             let result = self.authorize(self.http.get(&url)).send();
             if let Ok(resp) = &result {
-                if resp.version() == reqwest::Version::HTTP_2 {
-                    self.multiplexed.store(true, Ordering::Relaxed);
-                }
+                self.link.record(resp.version() == reqwest::Version::HTTP_2, sent.elapsed());
             }
             let outcome = match result {
                 Ok(resp) if resp.status() == StatusCode::NOT_FOUND => return Ok(None),
@@ -495,6 +494,10 @@ impl pack_verify::registry::RegistrySource for RegistryClient {
 
     fn concurrency(&self) -> usize {
         self.parallel_requests()
+    }
+
+    fn together(&self) -> bool {
+        RegistryClient::together(self)
     }
 }
 

@@ -59,6 +59,48 @@ fn registry_command_over_a_directory_and_http() {
     assert_eq!(over_http["verified"].as_u64(), Some(verified));
 }
 
+/// Over HTTPS the walk keeps 16 requests in flight on as many connections, unless the registry
+/// answers over HTTP/2: then 100 workers, each asking for a version's files at once, as streams
+/// of one connection. Both verify the same versions.
+#[test]
+fn registry_command_keeps_more_requests_in_flight_over_http2() {
+    let Some(dir) = fixture_registry("registry_command_keeps_more_requests_in_flight_over_http2") else { return };
+    let mut verified = Vec::new();
+    for http2 in [true, false] {
+        let work = tempfile::tempdir().expect("tempdir");
+        let server = openwop_test_support::serve_static_tls(
+            &dir,
+            &work.path().join("certs"),
+            http2,
+            std::time::Duration::from_millis(20),
+        );
+        let out =
+            bin().args(["registry", &server.base, "--json"]).env("SSL_CERT_FILE", &server.ca).output().expect("runs");
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        assert!(out.status.success(), "http2 {http2}: {report}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(report["failed"], 0, "{report}");
+        verified.push(report["verified"].as_u64().unwrap_or(0));
+        let seen = |n: &std::sync::atomic::AtomicUsize| n.load(std::sync::atomic::Ordering::SeqCst);
+        let stats = &server.stats;
+        let (h2, h1) = (seen(&stats.http2_requests), seen(&stats.other_requests));
+        let (connections, in_flight) = (seen(&stats.connections), seen(&stats.max_in_flight));
+        let summary = format!("{h2} HTTP/2 and {h1} HTTP/1.1 requests, {connections} connections, {in_flight} at once");
+        let sixteen = pack_verify::registry::HTTP_CONCURRENCY;
+        if http2 {
+            assert!(h1 == 0 && h2 > 200, "{summary}");
+            assert!(connections < sixteen, "{summary}");
+            assert!(in_flight > sixteen, "{summary}");
+            // More than one request per worker at once: a version's files are asked for together.
+            assert!(in_flight > pack_verify::registry::HTTP2_CONCURRENCY, "{summary}");
+        } else {
+            assert!(h2 == 0 && h1 > 200, "{summary}");
+            assert!(in_flight <= sixteen, "{summary}");
+        }
+        eprintln!("http2 {http2}: {summary}");
+    }
+    assert!(verified[0] > 200 && verified[0] == verified[1], "{verified:?}");
+}
+
 #[test]
 fn registry_command_fails_on_a_tampered_tree() {
     let Some(dir) = fixture_registry("registry_command_fails_on_a_tampered_tree") else { return };
