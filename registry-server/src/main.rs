@@ -371,7 +371,7 @@ async fn serve(
     let io_error = |source| RegistryError::Io { path: config.listen.to_string(), source };
     let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(io_error)?;
     if http_threads == 0 {
-        axum::serve(listener.tap_io(no_delay), app.into_make_service_with_connect_info::<SocketAddr>())
+        axum::serve(listener.tap_io(no_delay), app)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(io_error)?;
@@ -393,7 +393,11 @@ fn no_delay(stream: &mut tokio::net::TcpStream) {
 /// without waking or stealing across threads. Background work (the cache's SQLite poller, mirror
 /// sync) keeps running on the main runtime or the thread that started it. Stops gracefully on
 /// SIGINT/SIGTERM, or as soon as one thread fails.
-async fn serve_threads(listener: std::net::TcpListener, app: axum::Router, threads: usize) -> std::io::Result<()> {
+async fn serve_threads(
+    listener: std::net::TcpListener,
+    app: registry_server::api::front::Front,
+    threads: usize,
+) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<std::io::Result<()>>(threads);
     for i in 0..threads {
@@ -405,7 +409,7 @@ async fn serve_threads(listener: std::net::TcpListener, app: axum::Router, threa
             let result = tokio::runtime::Builder::new_current_thread().enable_all().build().and_then(|runtime| {
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(no_delay);
-                    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                    axum::serve(listener, app)
                         .with_graceful_shutdown(async move {
                             let _ = stop.wait_for(|stop| *stop).await;
                         })

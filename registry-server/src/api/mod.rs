@@ -13,6 +13,10 @@
 //! | `/{name}/{version}/{file}.json` (schema `$id` mirror) | [`schemas`] |
 //! | `/`, `/index.html`, `/-/catalog/{name}` (HTML) | [`catalog`] |
 //!
+//! Requests reach the router through [`front`], which answers the anonymous `GET`s of the
+//! discovery document, the indexes, version files and the advisory feed by calling the same
+//! handlers directly (a profile showed the router's layers costing more than the handlers).
+//!
 //! [`response`] holds the shared header rules (content types, caching, ETag/304, CORS) and
 //! [`error`] the JSON error envelope.
 
@@ -20,6 +24,7 @@ pub mod admin;
 pub mod auth;
 pub mod discovery;
 pub mod error;
+pub mod front;
 pub mod health;
 pub mod keys;
 pub mod lifecycle;
@@ -43,16 +48,19 @@ use axum::routing::{get, post};
 
 use crate::Registry;
 
-/// Builds the router over a registry with default [`limits::Limits`].
-pub fn router(registry: Registry) -> Router {
+/// Builds the service over a registry with default [`limits::Limits`].
+pub fn router(registry: Registry) -> front::Front {
     router_with(registry, limits::Limits::default())
 }
 
-/// Builds the router over a registry with explicit limits.
-pub fn router_with(registry: Registry, limits: limits::Limits) -> Router {
+/// Builds the service over a registry with explicit limits: the router, behind
+/// [`front::Front`], which answers the hot anonymous GETs with the same handlers. Serve it with
+/// `axum::serve(listener, service)`; it records each connection's peer address itself.
+pub fn router_with(registry: Registry, limits: limits::Limits) -> front::Front {
     let metrics = metrics::Metrics::default();
-    let metrics_route = Router::new().route("/metrics", get(metrics::get)).with_state(metrics.clone());
-    Router::new()
+    let edge = Edge { limiter: limits::Limiter::new(limits), metrics: metrics.clone() };
+    let metrics_route = Router::new().route("/metrics", get(metrics::get)).with_state(metrics);
+    let router = Router::new()
         .route("/.well-known/openwop-registry", get(discovery::get))
         .route("/.well-known/openwop-registry.json", get(discovery::get))
         .route("/v1/index.json", get(packs::registry_index))
@@ -79,9 +87,10 @@ pub fn router_with(registry: Registry, limits: limits::Limits) -> Router {
         .fallback(error::not_found_fallback)
         // One byte over the publish limit so the handler, not the extractor, reports it.
         .layer(DefaultBodyLimit::max(crate::publish::MAX_UPLOAD_BYTES + 1))
-        .with_state(registry)
+        .with_state(registry.clone())
         .merge(metrics_route)
-        .layer(axum::middleware::from_fn_with_state(Edge { limiter: limits::Limiter::new(limits), metrics }, edge))
+        .layer(axum::middleware::from_fn_with_state(edge.clone(), edge_layer));
+    front::Front::new(router, registry, edge)
 }
 
 /// What the edge layer needs: the limits and the metrics.
@@ -95,20 +104,37 @@ struct Edge {
 /// latency), CORS, then the limits (write and failed-authentication rate, request time limit).
 /// One layer instead of three: each `from_fn` layer boxes a clone of the inner service and its
 /// future per request.
-async fn edge(State(edge): State<Edge>, req: Request, next: Next) -> Response {
-    let start = std::time::Instant::now();
+async fn edge_layer(State(edge): State<Edge>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().cloned();
     let authorized = req.headers().contains_key(axum::http::header::AUTHORIZATION);
-    let mut response = match edge.limiter.admit(&req) {
-        Ok(ip) => edge.limiter.run(ip, next.run(req)).await,
-        Err(refused) => *refused,
-    };
+    let admitted = edge.limiter.admit(&req);
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    edge.metrics.record(&method, route, response.status().as_u16(), start.elapsed().as_secs_f64());
-    response::cors(&mut response);
-    if authorized {
-        response::private_to_caller(&mut response);
+    edge.guard(&method, route, authorized, admitted, next.run(req)).await
+}
+
+impl Edge {
+    /// The edge's work around one request, for the router's layer and for [`front::Front`]:
+    /// `inner` runs under the time limit once admitted, then the metrics (under the route
+    /// template `route`), CORS and, for a caller that sent credentials, private caching.
+    async fn guard(
+        &self,
+        method: &axum::http::Method,
+        route: &str,
+        authorized: bool,
+        admitted: Result<std::net::IpAddr, Box<Response>>,
+        inner: impl std::future::Future<Output = Response>,
+    ) -> Response {
+        let start = std::time::Instant::now();
+        let mut response = match admitted {
+            Ok(ip) => self.limiter.run(ip, inner).await,
+            Err(refused) => *refused,
+        };
+        self.metrics.record(method, route, response.status().as_u16(), start.elapsed().as_secs_f64());
+        response::cors(&mut response);
+        if authorized {
+            response::private_to_caller(&mut response);
+        }
+        response
     }
-    response
 }

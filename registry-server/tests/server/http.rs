@@ -120,3 +120,103 @@ async fn empty_registry_serves_discovery_and_empty_index() {
         stack.cleanup().await;
     }
 }
+
+/// The hot read routes are answered before the router (`api::front`): every answer, errors and
+/// 304s included, must be the router's own, byte for byte and header for header, and counted
+/// under the same route template.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_reads_answer_exactly_as_the_router_does() {
+    let Some(tree) = fixture_tree("hot_reads_answer_exactly_as_the_router_does") else { return };
+    for stack in stacks().await {
+        let storage = stack.storage().await;
+        let options = ImportOptions { bundle: TrustBundle::reference().unwrap(), skip_verification: false };
+        import_tree(&storage, &tree, options).await.unwrap();
+        let registry = registry_server::Registry::new(storage);
+        let mut bases = Vec::new();
+        let mut tasks = Vec::new();
+        for service in [
+            registry_server::api::router(registry.clone()),
+            registry_server::api::router(registry.clone()).router_only(),
+        ] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            bases.push(format!("http://{}", listener.local_addr().unwrap()));
+            tasks.push(tokio::spawn(async move { axum::serve(listener, service).await.unwrap() }));
+        }
+        let client = reqwest::Client::new();
+        let mut etags = Vec::new();
+        for base in &bases {
+            let resp = client.get(format!("{base}/v1/packs/core.openwop.flow")).send().await.unwrap();
+            etags.push(resp.headers()["etag"].clone());
+        }
+        assert_eq!(etags[0], etags[1]);
+        let etag = etags.remove(0);
+        let paths = [
+            "/.well-known/openwop-registry",
+            "/.well-known/openwop-registry.json",
+            "/v1/index.json",
+            "/v1/index.json?x=1",
+            "/v1/packs/core.openwop.flow",
+            "/v1/packs/core.openwop.flow/index.json",
+            "/v1/packs/core.openwop.flow/-/1.1.0.json",
+            "/v1/packs/core.openwop.flow/-/1.1.0.tgz",
+            "/v1/packs/core.openwop.flow/-/1.1.0.sig",
+            "/v1/packs/core.openwop.flow/-/1.1.0.sbom.json",
+            "/v1/packs/core.openwop.flow/-/1.1.0.statement.json",
+            "/v1/packs/core.openwop.flow/-/9.9.9.tgz",
+            "/v1/packs/core.openwop.flow/-/1.1.0.zip",
+            "/v1/packs/core.openwop.flow/-/",
+            "/v1/packs/core.openwop.flow/",
+            "/v1/packs/core.openwop.flow/-/1.1.0.json/extra",
+            "/v1/packs/no.such.pack",
+            "/v1/packs/-",
+            "/v1/packs/-/search?q=flow",
+            "/v1/packs/core.openwop.fl%6Fw",
+            "/security/advisories.json",
+        ];
+        for path in paths {
+            for conditional in [None, Some(&etag)] {
+                let mut answers = Vec::new();
+                for base in &bases {
+                    let mut request = client.get(format!("{base}{path}"));
+                    if let Some(etag) = conditional {
+                        request = request.header("if-none-match", etag);
+                    }
+                    let resp = request.send().await.unwrap();
+                    let status = resp.status();
+                    let mut headers: Vec<(String, Vec<u8>)> = resp
+                        .headers()
+                        .iter()
+                        .filter(|(name, _)| *name != "date")
+                        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+                        .collect();
+                    headers.sort();
+                    answers.push((status, headers, resp.bytes().await.unwrap()));
+                }
+                assert_eq!(answers[0], answers[1], "{path} (if-none-match: {conditional:?})");
+            }
+        }
+        // The same counts under the same route templates.
+        let metrics: Vec<String> = request_counts(&client, &bases).await;
+        assert_eq!(metrics[0], metrics[1]);
+        assert!(metrics[0].contains(r#"route="/v1/packs/{name}/-/{file}",status="200"}"#), "{}", metrics[0]);
+        for task in tasks {
+            task.abort();
+        }
+        stack.cleanup().await;
+    }
+}
+
+/// Each server's request counters, without the `/metrics` route's own line.
+async fn request_counts(client: &reqwest::Client, bases: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for base in bases {
+        let text = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        out.push(
+            text.lines()
+                .filter(|l| l.starts_with("openwop_http_requests_total") && !l.contains("/metrics"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+    out
+}

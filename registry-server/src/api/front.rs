@@ -1,0 +1,171 @@
+//! The service `serve` runs, in front of the router: an anonymous `GET` of one of the hot
+//! read routes goes straight to its handler, the same function the router would call, without
+//! the router's matching, extractors and boxed route layers; everything else goes to the router.
+//!
+//! Why: on the machines where the metadata GETs trailed nginx, a profile put the server's kernel
+//! time per request at nginx's and its user time 2.3–2.5 µs above it, about 15% of the CPU in
+//! the layers between hyper and the handler (`docs/performance.md`, the 2026-12-07 section).
+//! What a request passes is unchanged: the edge's limits, metrics (under the same route
+//! template) and CORS, then the handler with the public view.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, Request};
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Response};
+
+use super::auth::Viewed;
+use super::{Edge, discovery, packs, security};
+use crate::Registry;
+
+/// The router, with the hot read routes answered before it (see the module docs). It is its own
+/// make-service for `axum::serve`, recording each connection's peer address as `ConnectInfo`.
+#[derive(Clone)]
+pub struct Front {
+    router: Router,
+    registry: Registry,
+    edge: Edge,
+    peer: Option<SocketAddr>,
+    /// Whether hot routes skip the router (off only in [`Front::router_only`]).
+    shortcut: bool,
+}
+
+/// A hot read route, matched from the path alone; `template` is the router's pattern for it
+/// (the label its metrics are recorded under).
+enum Hot {
+    Discovery(&'static str),
+    RegistryIndex,
+    PackIndex(&'static str, String),
+    VersionFile(String, String),
+    Advisories,
+}
+
+impl Hot {
+    /// The route `path` asks for, where it is a hot one. A path the router would decode (`%`)
+    /// or that has an empty segment is left to the router.
+    fn of(path: &str) -> Option<Hot> {
+        if path.contains('%') {
+            return None;
+        }
+        match path {
+            "/.well-known/openwop-registry" => return Some(Hot::Discovery("/.well-known/openwop-registry")),
+            "/.well-known/openwop-registry.json" => {
+                return Some(Hot::Discovery("/.well-known/openwop-registry.json"));
+            }
+            "/v1/index.json" => return Some(Hot::RegistryIndex),
+            "/security/advisories.json" => return Some(Hot::Advisories),
+            _ => {}
+        }
+        let rest = path.strip_prefix("/v1/packs/")?;
+        let mut segments = rest.split('/');
+        let name = segments.next().filter(|s| !s.is_empty())?;
+        match (segments.next(), segments.next(), segments.next()) {
+            (None, _, _) => Some(Hot::PackIndex("/v1/packs/{name}", name.to_string())),
+            (Some("index.json"), None, _) => Some(Hot::PackIndex("/v1/packs/{name}/index.json", name.to_string())),
+            (Some("-"), Some(file), None) if !file.is_empty() => {
+                Some(Hot::VersionFile(name.to_string(), file.to_string()))
+            }
+            _ => None,
+        }
+    }
+
+    fn template(&self) -> &'static str {
+        match self {
+            Hot::Discovery(template) | Hot::PackIndex(template, _) => template,
+            Hot::RegistryIndex => "/v1/index.json",
+            Hot::VersionFile(..) => "/v1/packs/{name}/-/{file}",
+            Hot::Advisories => "/security/advisories.json",
+        }
+    }
+}
+
+impl Front {
+    pub(super) fn new(router: Router, registry: Registry, edge: Edge) -> Self {
+        Front { router, registry, edge, peer: None, shortcut: true }
+    }
+
+    /// The same service with every request through the router: what the hot path must answer
+    /// exactly like (the tests compare the two).
+    pub fn router_only(self) -> Self {
+        Front { shortcut: false, ..self }
+    }
+
+    /// Answers a hot route through the edge, as the router would have.
+    async fn hot(hot: Hot, registry: Registry, edge: Edge, req: Request) -> Response {
+        let admitted = edge.limiter.admit(&req);
+        let (parts, _) = req.into_parts();
+        let viewed = Viewed(registry.viewed(crate::tenant::View::Public));
+        let headers = parts.headers;
+        edge.guard(&parts.method, hot.template(), false, admitted, async move {
+            match hot {
+                Hot::Discovery(_) => discovery::get(viewed, headers).await.into_response(),
+                Hot::RegistryIndex => packs::registry_index(viewed, headers).await.into_response(),
+                Hot::PackIndex(_, name) => packs::pack_index(viewed, Path(name), headers).await.into_response(),
+                Hot::VersionFile(name, file) => {
+                    packs::version_file(viewed, Path((name, file)), headers).await.into_response()
+                }
+                Hot::Advisories => security::advisories(viewed, headers).await.into_response(),
+            }
+        })
+        .await
+    }
+}
+
+impl tower_service::Service<Request> for Front {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The router is always ready, and the hot path holds nothing that could be busy.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(ConnectInfo(peer));
+        }
+        // Only anonymous GETs: a token selects a tenant's view and may fail to authenticate,
+        // which the router's extractor handles; HEAD and the rest take the router's method rules.
+        let hot = if self.shortcut && req.method() == Method::GET && !req.headers().contains_key(header::AUTHORIZATION)
+        {
+            Hot::of(req.uri().path())
+        } else {
+            None
+        };
+        match hot {
+            Some(hot) => {
+                let (registry, edge) = (self.registry.clone(), self.edge.clone());
+                Box::pin(async move { Ok(Front::hot(hot, registry, edge, req).await) })
+            }
+            None => {
+                let routed = tower_service::Service::call(&mut self.router, req);
+                Box::pin(routed)
+            }
+        }
+    }
+}
+
+/// `axum::serve` asks the make-service for one service per connection: this one, with the
+/// connection's peer address.
+impl<L> tower_service::Service<axum::serve::IncomingStream<'_, L>> for Front
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    type Response = Front;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Front, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: axum::serve::IncomingStream<'_, L>) -> Self::Future {
+        std::future::ready(Ok(Front { peer: Some(*stream.remote_addr()), ..self.clone() }))
+    }
+}
