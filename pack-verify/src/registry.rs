@@ -23,8 +23,8 @@ pub const HTTP_CONCURRENCY: usize = 16;
 
 /// Fetches in flight at once from a registry that answers over HTTP/2 and is not next door
 /// ([`Link`]), where one connection carries them all as streams (curl's default stream limit;
-/// servers commonly allow 100 to 256 streams per connection). 20 ms away, a cold install of 117 packs took 0.95 s at 16 and 0.28 s
-/// at 128 (`docs/performance.md`).
+/// servers commonly allow 100 to 256 streams per connection). 20 ms away, a cold install of 117
+/// packs took 0.95 s at 16 and 0.28 s at 128 (`docs/performance.md`).
 pub const HTTP2_CONCURRENCY: usize = 100;
 
 /// A registry whose quickest answer so far came within this is next door (loopback, the same

@@ -51,8 +51,8 @@ pub const MAX_JOBS: usize = 256;
 
 /// Requests in flight at once: `--jobs` when given (1 to [`MAX_JOBS`]), else the fewest any
 /// configured registry allows ([`RegistryClient::parallel_requests`]: more once it has answered
-/// over HTTP/2 from further than next door). Asked again before each step, so a step after the first requests (advisories,
-/// trust) uses what they negotiated.
+/// over HTTP/2 from further than next door). Asked again before each step, so a step after the
+/// first requests (advisories, trust) uses what they showed.
 ///
 /// [`RegistryClient::parallel_requests`]: crate::registry::RegistryClient::parallel_requests
 pub fn request_jobs(registries: &[Registry], jobs: Option<usize>) -> usize {

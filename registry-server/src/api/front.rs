@@ -20,7 +20,7 @@ use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Viewed;
-use super::{Edge, discovery, packs, security};
+use super::{Edge, discovery, packs, route, security};
 use crate::Registry;
 
 /// The router, with the hot read routes answered before it (see the module docs). It is its own
@@ -35,8 +35,8 @@ pub struct Front {
     shortcut: bool,
 }
 
-/// A hot read route, matched from the path alone; `template` is the router's pattern for it
-/// (the label its metrics are recorded under).
+/// A hot read route, matched from the path alone; [`Hot::template`] is the router's pattern for
+/// it (the label its metrics are recorded under).
 enum Hot {
     Discovery(&'static str),
     RegistryIndex,
@@ -52,21 +52,20 @@ impl Hot {
         if path.contains('%') {
             return None;
         }
+        // The static routes' paths are their templates.
         match path {
-            "/.well-known/openwop-registry" => return Some(Hot::Discovery("/.well-known/openwop-registry")),
-            "/.well-known/openwop-registry.json" => {
-                return Some(Hot::Discovery("/.well-known/openwop-registry.json"));
-            }
-            "/v1/index.json" => return Some(Hot::RegistryIndex),
-            "/security/advisories.json" => return Some(Hot::Advisories),
+            route::DISCOVERY => return Some(Hot::Discovery(route::DISCOVERY)),
+            route::DISCOVERY_JSON => return Some(Hot::Discovery(route::DISCOVERY_JSON)),
+            route::REGISTRY_INDEX => return Some(Hot::RegistryIndex),
+            route::ADVISORIES => return Some(Hot::Advisories),
             _ => {}
         }
         let rest = path.strip_prefix("/v1/packs/")?;
         let mut segments = rest.split('/');
         let name = segments.next().filter(|s| !s.is_empty())?;
         match (segments.next(), segments.next(), segments.next()) {
-            (None, _, _) => Some(Hot::PackIndex("/v1/packs/{name}", name.to_string())),
-            (Some("index.json"), None, _) => Some(Hot::PackIndex("/v1/packs/{name}/index.json", name.to_string())),
+            (None, _, _) => Some(Hot::PackIndex(route::PACK_INDEX, name.to_string())),
+            (Some("index.json"), None, _) => Some(Hot::PackIndex(route::PACK_INDEX_JSON, name.to_string())),
             (Some("-"), Some(file), None) if !file.is_empty() => {
                 Some(Hot::VersionFile(name.to_string(), file.to_string()))
             }
@@ -77,9 +76,9 @@ impl Hot {
     fn template(&self) -> &'static str {
         match self {
             Hot::Discovery(template) | Hot::PackIndex(template, _) => template,
-            Hot::RegistryIndex => "/v1/index.json",
-            Hot::VersionFile(..) => "/v1/packs/{name}/-/{file}",
-            Hot::Advisories => "/security/advisories.json",
+            Hot::RegistryIndex => route::REGISTRY_INDEX,
+            Hot::VersionFile(..) => route::VERSION_FILE,
+            Hot::Advisories => route::ADVISORIES,
         }
     }
 }

@@ -48,6 +48,18 @@ use axum::routing::{get, post};
 
 use crate::Registry;
 
+/// Route templates of the hot read routes, shared by the router's table and [`front`]'s
+/// matcher: both record metrics under them, so they must be the same strings.
+mod route {
+    pub const DISCOVERY: &str = "/.well-known/openwop-registry";
+    pub const DISCOVERY_JSON: &str = "/.well-known/openwop-registry.json";
+    pub const REGISTRY_INDEX: &str = "/v1/index.json";
+    pub const PACK_INDEX: &str = "/v1/packs/{name}";
+    pub const PACK_INDEX_JSON: &str = "/v1/packs/{name}/index.json";
+    pub const VERSION_FILE: &str = "/v1/packs/{name}/-/{file}";
+    pub const ADVISORIES: &str = "/security/advisories.json";
+}
+
 /// Builds the service over a registry with default [`limits::Limits`].
 pub fn router(registry: Registry) -> front::Front {
     router_with(registry, limits::Limits::default())
@@ -61,19 +73,19 @@ pub fn router_with(registry: Registry, limits: limits::Limits) -> front::Front {
     let edge = Edge { limiter: limits::Limiter::new(limits), metrics: metrics.clone() };
     let metrics_route = Router::new().route("/metrics", get(metrics::get)).with_state(metrics);
     let router = Router::new()
-        .route("/.well-known/openwop-registry", get(discovery::get))
-        .route("/.well-known/openwop-registry.json", get(discovery::get))
-        .route("/v1/index.json", get(packs::registry_index))
-        .route("/v1/packs/{name}", get(packs::pack_index))
-        .route("/v1/packs/{name}/index.json", get(packs::pack_index))
-        .route("/v1/packs/{name}/-/{file}", get(packs::version_file).put(publish::put).delete(publish::delete))
+        .route(route::DISCOVERY, get(discovery::get))
+        .route(route::DISCOVERY_JSON, get(discovery::get))
+        .route(route::REGISTRY_INDEX, get(packs::registry_index))
+        .route(route::PACK_INDEX, get(packs::pack_index))
+        .route(route::PACK_INDEX_JSON, get(packs::pack_index))
+        .route(route::VERSION_FILE, get(packs::version_file).put(publish::put).delete(publish::delete))
         .route("/v1/packs/{name}/-/{file}/yank", post(lifecycle::yank).delete(lifecycle::unyank))
         .route("/v1/packs/{name}/-/{file}/deprecate", post(lifecycle::deprecate).delete(lifecycle::undeprecate))
         .route("/security/advisories", post(admin::post_advisory))
         .route("/v1/-/audit", get(admin::audit))
         .route(crate::mirror::status::STATUS_PATH, get(crate::mirror::status::get))
         .route("/keys/{file}", get(keys::get).put(admin::put_keychain))
-        .route("/security/advisories.json", get(security::advisories))
+        .route(route::ADVISORIES, get(security::advisories))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         // Read-side extras. Static segments win over `{…}` ones, so `/v1/packs/-/search` never

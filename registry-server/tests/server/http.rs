@@ -150,6 +150,7 @@ async fn hot_reads_answer_exactly_as_the_router_does() {
         }
         assert_eq!(etags[0], etags[1]);
         let etag = etags.remove(0);
+        let long_name = format!("/v1/packs/{}/-/1.0.0.json", "a".repeat(5000));
         let paths = [
             "/.well-known/openwop-registry",
             "/.well-known/openwop-registry.json",
@@ -171,6 +172,13 @@ async fn hot_reads_answer_exactly_as_the_router_does() {
             "/v1/packs/-",
             "/v1/packs/-/search?q=flow",
             "/v1/packs/core.openwop.fl%6Fw",
+            // Hostile shapes: dot segments, a traversal, a name far over any limit.
+            "/v1/packs/..",
+            "/v1/packs/core.openwop.flow/-/..",
+            "/v1/packs/core.openwop.flow/-/..json",
+            "/v1/packs/core.openwop.flow/-/../../../etc/passwd",
+            "/v1/packs/../index.json",
+            &long_name,
             "/security/advisories.json",
         ];
         for path in paths {
