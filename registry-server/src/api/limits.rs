@@ -37,6 +37,9 @@ struct Bucket {
     last: Instant,
 }
 
+/// A request time limit that never ends a request (about thirty years).
+const NO_LIMIT: Duration = Duration::from_secs(30 * 365 * 86_400);
+
 /// Token buckets per client address.
 #[derive(Clone, Default)]
 struct Buckets(Arc<Mutex<HashMap<IpAddr, Bucket>>>);
@@ -125,12 +128,18 @@ impl Limiter {
         Ok(ip)
     }
 
-    /// Runs `request` under the time limit, then counts a 401 against `ip`'s budget.
-    pub(crate) async fn run<F>(&self, ip: IpAddr, request: F) -> Response
+    /// Runs `request` under the time limit counted from `started` (the caller's clock reading,
+    /// reused: a clock read is a measurable part of a cached GET), then counts a 401 against
+    /// `ip`'s budget.
+    pub(crate) async fn run<F>(&self, ip: IpAddr, started: Instant, request: F) -> Response
     where
         F: std::future::Future<Output = Response>,
     {
-        match tokio::time::timeout(self.limits.request_timeout, request).await {
+        // A limit past the clock's range (`request_timeout_secs` near u64::MAX) would overflow
+        // the deadline; thirty years is no limit either.
+        let limit = self.limits.request_timeout.min(NO_LIMIT);
+        let deadline = tokio::time::Instant::from_std(started + limit);
+        match tokio::time::timeout_at(deadline, request).await {
             Ok(response) => {
                 if response.status() == StatusCode::UNAUTHORIZED {
                     let _ = self.auth_failures.take(ip, self.limits.auth_failures_per_minute);
@@ -151,7 +160,34 @@ impl Limiter {
 /// Middleware enforcing [`Limits`] (the router runs the same checks in its one edge layer).
 pub async fn enforce(State(limiter): State<Limiter>, req: Request, next: Next) -> Response {
     match limiter.admit(&req) {
-        Ok(ip) => limiter.run(ip, next.run(req)).await,
+        Ok(ip) => limiter.run(ip, Instant::now(), next.run(req)).await,
         Err(refused) => *refused,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_time_limit_past_the_clocks_range_is_no_limit() {
+        let limiter = Limiter::new(Limits { request_timeout: Duration::MAX, ..Limits::default() });
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let response = limiter.run(ip, Instant::now(), async { StatusCode::NO_CONTENT.into_response() }).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+
+    #[tokio::test]
+    async fn the_time_limit_counts_from_the_callers_start() {
+        let limiter = Limiter::new(Limits { request_timeout: Duration::from_secs(60), ..Limits::default() });
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let request = || async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            StatusCode::NO_CONTENT.into_response()
+        };
+        // Started a minute ago: no time is left for a request that has to wait.
+        let long_ago = Instant::now() - Duration::from_secs(60);
+        assert_eq!(limiter.run(ip, long_ago, request()).await.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(limiter.run(ip, Instant::now(), request()).await.status(), StatusCode::NO_CONTENT);
     }
 }

@@ -139,7 +139,7 @@ impl Edge {
     ) -> Response {
         let start = std::time::Instant::now();
         let mut response = match admitted {
-            Ok(ip) => self.limiter.run(ip, inner).await,
+            Ok(ip) => self.limiter.run(ip, start, inner).await,
             Err(refused) => *refused,
         };
         self.metrics.record(method, route, response.status().as_u16(), start.elapsed().as_secs_f64());
