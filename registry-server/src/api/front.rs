@@ -10,7 +10,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -60,7 +60,8 @@ impl Hot {
     /// The route `path` asks for, where it is a hot one. A path the router would decode (`%`)
     /// or that has an empty segment is left to the router.
     fn of(path: &str) -> Option<Hot> {
-        if path.contains('%') {
+        // Bytes, not chars: `memchr` instead of a char searcher (measurable per request).
+        if path.as_bytes().contains(&b'%') {
             return None;
         }
         // The static routes' paths are their templates.
@@ -72,12 +73,14 @@ impl Hot {
             _ => {}
         }
         let rest = path.strip_prefix("/v1/packs/")?;
-        let mut segments = rest.split('/');
-        let name = segments.next().filter(|s| !s.is_empty())?;
-        match (segments.next(), segments.next(), segments.next()) {
-            (None, _, _) => Some(Hot::PackIndex(route::PACK_INDEX, name.to_string())),
-            (Some("index.json"), None, _) => Some(Hot::PackIndex(route::PACK_INDEX_JSON, name.to_string())),
-            (Some("-"), Some(file), None) if !file.is_empty() => {
+        let (name, tail) = split_segment(rest);
+        if name.is_empty() {
+            return None;
+        }
+        let Some(tail) = tail else { return Some(Hot::PackIndex(route::PACK_INDEX, name.to_string())) };
+        match split_segment(tail) {
+            ("index.json", None) => Some(Hot::PackIndex(route::PACK_INDEX_JSON, name.to_string())),
+            ("-", Some(file)) if !file.is_empty() && !file.as_bytes().contains(&b'/') => {
                 Some(Hot::VersionFile(name.to_string(), file.to_string()))
             }
             _ => None,
@@ -94,6 +97,16 @@ impl Hot {
     }
 }
 
+/// `path`'s first segment and what follows its `/`, if any. By bytes: `str::split('/')`'s
+/// char searcher cost about 130 instructions per segment of a short path.
+fn split_segment(path: &str) -> (&str, Option<&str>) {
+    match path.as_bytes().iter().position(|b| *b == b'/') {
+        // `/` is ASCII, so both sides are on character boundaries.
+        Some(at) => (&path[..at], Some(&path[at + 1..])),
+        None => (path, None),
+    }
+}
+
 impl Front {
     pub(super) fn new(router: Router, registry: Registry, edge: Edge) -> Self {
         Front { shared: Arc::new(Shared { router, registry, edge }), peer: None, shortcut: true }
@@ -106,9 +119,9 @@ impl Front {
     }
 
     /// Answers a hot route through the edge, as the router would have.
-    async fn hot(hot: Hot, shared: Arc<Shared>, req: Request) -> Result<Response, Infallible> {
+    async fn hot(hot: Hot, shared: Arc<Shared>, peer: IpAddr, req: Request) -> Result<Response, Infallible> {
         let edge = &shared.edge;
-        let admitted = edge.limiter.admit(&req);
+        let admitted = edge.limiter.admit_from(peer, &req);
         let (parts, _) = req.into_parts();
         let viewed = Viewed(shared.registry.viewed(crate::tenant::View::Public));
         let headers = parts.headers;
@@ -142,9 +155,6 @@ impl tower_service::Service<Request> for Front {
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        if let Some(peer) = self.peer {
-            req.extensions_mut().insert(ConnectInfo(peer));
-        }
         // Only anonymous GETs: a token selects a tenant's view and may fail to authenticate,
         // which the router's extractor handles; HEAD and the rest take the router's method rules.
         let hot = if self.shortcut && req.method() == Method::GET && !req.headers().contains_key(header::AUTHORIZATION)
@@ -154,8 +164,15 @@ impl tower_service::Service<Request> for Front {
             None
         };
         match hot {
-            Some(hot) => Box::pin(Front::hot(hot, Arc::clone(&self.shared), req)),
+            Some(hot) => {
+                // The peer goes to the limiter directly: the handlers do not read extensions.
+                let peer = self.peer.map_or(IpAddr::from([0, 0, 0, 0]), |peer| peer.ip());
+                Box::pin(Front::hot(hot, Arc::clone(&self.shared), peer, req))
+            }
             None => {
+                if let Some(peer) = self.peer {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                }
                 let routed = tower_service::Service::call(&mut self.shared.router.clone(), req);
                 Box::pin(routed)
             }

@@ -106,6 +106,12 @@ impl Limiter {
     /// touches no shared state.
     pub(crate) fn admit(&self, req: &Request) -> Result<IpAddr, Box<Response>> {
         let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        self.admit_from(ip, req)
+    }
+
+    /// [`Limiter::admit`] for a request from `ip`, when the caller knows the client's address
+    /// without a `ConnectInfo` extension (inserting one costs the request two allocations).
+    pub(crate) fn admit_from(&self, ip: IpAddr, req: &Request) -> Result<IpAddr, Box<Response>> {
         let has_credentials = req.headers().contains_key(header::AUTHORIZATION);
         let auth_budget = self.limits.auth_failures_per_minute;
         if has_credentials && !self.auth_failures.has(ip, auth_budget) {

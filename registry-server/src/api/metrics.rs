@@ -25,7 +25,8 @@ type SeriesKey = (String, String, u16);
 
 /// Series by route template, then by (method, status): a request's series is found without
 /// allocating (the per-route lists are a handful of entries long).
-type SeriesMap = HashMap<Box<str>, Vec<(Method, u16, Series)>>;
+/// Keyed by route template (the router's patterns, never a request's path): foldhash suffices.
+type SeriesMap = HashMap<Box<str>, Vec<(Method, u16, Series)>, crate::registry::cache::TrustedKeys>;
 
 /// Request metrics shared by every handler of one process.
 #[derive(Default, Clone)]
