@@ -3,10 +3,14 @@
 #
 #   OPENWOP_FIXTURES=/work/shared/fixtures bench/run.sh [SECTION...]
 #
-# Sections (default: all): http publish rss verify batch install remote resolve.
+# Sections (default: all but instructions): http publish rss verify batch install remote resolve
+# instructions.
 #   http     wrk: hot metadata GETs and a ~20 KB tarball GET, registry-server (SQLite + local
 #            directory, imported fixture registry) vs nginx serving `registry-server export`
 #            of the same data, back to back; prints requests/s and the ratio ours/nginx.
+#   instructions  callgrind (valgrind): the same GETs as http, in user-space instructions per
+#            request for ours, BENCH_BASELINE_BIN and nginx; repeatable to the instruction, for
+#            telling a change of a few percent apart (not in the default run: takes minutes)
 #   verify   hyperfine: `pack-verify registry <fixture tree>` in a cold process, beside the floors
 #            of reading the same files with `cat` and of starting the process.
 #   batch    `cargo bench -p pack-verify --bench verify_registry` (criterion, in process): the
@@ -348,6 +352,73 @@ if want http; then
                 "$(printf '%.2fx' "$r")" ">= ${target}x" "$(verdict "$r" "$target")"
         done
         echo "   tarball size: $(stat -c %s "$TREE/$TGZ_PATH") bytes; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    fi
+fi
+
+# --- instructions ---------------------------------------------------------------------------
+# The same GETs as `http`, counted in instructions instead of seconds: each server runs under
+# valgrind's callgrind, one request warms it, the counters are zeroed, wrk sends requests for a
+# few seconds, the counters are dumped; instructions / requests is one request's cost in user
+# space (the kernel is not counted). The same binary and requests give the same count whatever
+# else the machine is doing, so a change of a few percent shows where wrk's req/s cannot.
+callgrind_per_request() { # pid base path -> instructions per request (or nothing)
+    local pid="$1" url="$2$3" out n dump
+    curl -fsS -o /dev/null "$url" || return 0
+    callgrind_control -z "$pid" >/dev/null 2>&1 || return 0
+    out="$(wrk -t1 -c4 -d"${BENCH_INSTR_SECONDS:-3}"s "$url" 2>&1)"
+    n="$(awk '/requests in/ {print $1}' <<<"$out")"
+    callgrind_control -d "$pid" >/dev/null 2>&1 || return 0
+    dump="$(ls -t "$WORK"/cg-"$pid".out.* 2>/dev/null | awk 'NR == 1')"
+    [[ -n "$dump" && -n "$n" && "$n" -gt 0 ]] || return 0
+    awk -v n="$n" '/^(summary|totals):/ {printf "%.0f\n", $2 / n; exit}' "$dump"
+}
+start_callgrind() { # command... -> sets CG_PID
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/cg-%p.out" "$@" >>"$WORK/callgrind.log" 2>&1 &
+    CG_PID=$!
+    PIDS+=("$CG_PID")
+}
+if want instructions; then
+    if ! have valgrind || ! have callgrind_control || ! have wrk || ! have nginx; then
+        skip instructions "needs valgrind (callgrind_control), wrk and nginx"
+    else
+        echo
+        echo "== instructions: user-space instructions per request under callgrind, ours vs nginx (lower is better)"
+        port=$(free_port)
+        start_callgrind "$BIN/registry-server" --log-format json serve --data-dir "$WORK/data" \
+            --listen "127.0.0.1:$port" --writes-per-minute 100000000
+        ours_pid=$CG_PID ours_base="http://127.0.0.1:$port"
+        wait_http "$ours_base/readyz" || true
+        if [[ -n "$BASELINE_BIN" ]]; then
+            port=$(free_port)
+            start_callgrind "$BASELINE_BIN" --log-format json serve --data-dir "$WORK/data" \
+                --listen "127.0.0.1:$port" --writes-per-minute 100000000
+            base_pid=$CG_PID base_base="http://127.0.0.1:$port"
+            wait_http "$base_base/readyz" || true
+        fi
+        # nginx as one process (no master), so callgrind sees the process that serves.
+        port=$(free_port)
+        sed -e "s|listen 127.0.0.1:[0-9]*;|listen 127.0.0.1:$port;|" -e "s|^pid .*|pid $WORK/nginx-cg.pid;|" \
+            "$WORK/nginx-$NGINX_PORT.conf" >"$WORK/nginx-cg.conf"
+        start_callgrind "$NGINX" -c "$WORK/nginx-cg.conf" -p "$WORK" -e "$WORK/nginx-error.log" \
+            -g "daemon off; master_process off;"
+        nginx_pid=$CG_PID nginx_base="http://127.0.0.1:$port"
+        wait_http "$nginx_base/v1/index.json" || true
+        printf '%-58s %12s %12s %12s %8s\n' "GET" "ours" "${BASELINE_BIN:+baseline}" "nginx" "ours/ng"
+        for path in "/.well-known/openwop-registry" "/v1/index.json" "/v1/packs/$PACK" "/$MANIFEST_PATH" \
+            "/security/advisories.json" "/$TGZ_PATH"; do
+            a="$(callgrind_per_request "$ours_pid" "$ours_base" "$path")"
+            c=""
+            [[ -n "$BASELINE_BIN" ]] && c="$(callgrind_per_request "$base_pid" "$base_base" "$path")"
+            b="$(callgrind_per_request "$nginx_pid" "$nginx_base" "$path")"
+            if [[ -n "$a" && -n "$b" ]]; then
+                r="$(echo "$a / $b" | bc -l)"
+                printf '%-58s %12s %12s %12s %7.2fx\n' "$path" "$a" "$c" "$b" "$r"
+                result "instructions per GET $path" "$a" "nginx $b" "$(printf '%.2fx' "$r")" "-" "context"
+            else
+                echo "   $path: no count (see $WORK/callgrind.log)"
+            fi
+        done
+        for pid in "$ours_pid" "${base_pid:-}" "$nginx_pid"; do [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true; done
     fi
 fi
 
