@@ -14,7 +14,7 @@ use super::response;
 /// `GET /v1/index.json`.
 pub async fn registry_index(Viewed(registry): Viewed, headers: HeaderMap) -> Result<Response, ApiError> {
     let doc = registry.registry_index_doc().await?;
-    Ok(response::document(&headers, &doc, response::CACHE_METADATA))
+    Ok(response::document(&headers, &doc))
 }
 
 /// `GET /v1/packs/{name}` and `/v1/packs/{name}/index.json` (identical bodies).
@@ -29,7 +29,7 @@ pub async fn pack_index(
         found = registry.pack_index_doc(&name).await?;
     }
     match found {
-        Some(doc) => Ok(response::document(&headers, &doc, response::CACHE_METADATA)),
+        Some(doc) => Ok(response::document(&headers, &doc)),
         None => Err(ApiError::not_found("not_found", format!("no pack named `{name}` in this registry"))),
     }
 }
@@ -92,16 +92,16 @@ pub async fn version_file(
         return Err(ApiError::not_found("pack_version_not_found", format!("{name}@{version} is not in this registry")));
     };
     Ok(match kind {
-        VersionFile::Manifest(_) => response::document(&headers, &doc, response::CACHE_METADATA),
+        VersionFile::Manifest(_) => response::document(&headers, &doc),
         VersionFile::Tarball(_) => {
             let body = registry.blob(&row.tarball_blob).await?;
             // The spec's ETag for a tarball is its integrity value (formatted once per entry).
-            response::blob(&headers, body, response::CONTENT_TGZ, doc.tarball_etag())
+            response::blob(&headers, body, &response::TGZ_VALUE, doc.tarball_etag())
         }
         VersionFile::Signature(_) => {
             let body = registry.blob(&row.signature_blob).await?;
             let etag = doc.signature_etag(&body);
-            response::blob(&headers, body, response::CONTENT_OCTET, etag)
+            response::blob(&headers, body, &response::OCTET_VALUE, etag)
         }
         VersionFile::Statement(_) => {
             let Some(key) = &row.statement_blob else {

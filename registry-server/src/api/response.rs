@@ -34,6 +34,17 @@ pub const CACHE_TENANT: &str = "private, max-age=300, must-revalidate";
 /// `Access-Control-Allow-Origin: *`: the registry is public data.
 static ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
 
+// The hot path's header values, validated when the program is compiled: `from_static` is a
+// `const fn`, but called at run time it checks every byte again (about 300 instructions a
+// response, `docs/performance.md`). Cloning a static value copies a pointer.
+static JSON_VALUE: HeaderValue = HeaderValue::from_static(CONTENT_JSON);
+static METADATA_VALUE: HeaderValue = HeaderValue::from_static(CACHE_METADATA);
+static IMMUTABLE_VALUE: HeaderValue = HeaderValue::from_static(CACHE_IMMUTABLE);
+/// [`CONTENT_TGZ`] as a header value, for [`blob`].
+pub static TGZ_VALUE: HeaderValue = HeaderValue::from_static(CONTENT_TGZ);
+/// [`CONTENT_OCTET`] as a header value, for [`blob`].
+pub static OCTET_VALUE: HeaderValue = HeaderValue::from_static(CONTENT_OCTET);
+
 /// A strong ETag over `body`.
 pub fn etag_of(body: &[u8]) -> String {
     // The same `sha256-<base64>` form as a tarball's integrity (and its ETag).
@@ -99,27 +110,20 @@ pub fn artifact(request: &HeaderMap, body: Bytes, content_type: &str, cache: &st
     response
 }
 
-/// A cached JSON document with its precomputed ETag. `cache` is one of the `CACHE_*` constants.
-pub fn document(request: &HeaderMap, doc: &Doc, cache: &'static str) -> Response {
-    respond(
-        request,
-        doc.body.clone(),
-        Some(HeaderValue::from_static(CONTENT_JSON)),
-        Some(HeaderValue::from_static(cache)),
-        doc.etag_header.clone(),
-    )
+/// A cached metadata document (JSON, [`CACHE_METADATA`]) with its precomputed ETag.
+pub fn document(request: &HeaderMap, doc: &Doc) -> Response {
+    respond(request, doc.body.clone(), Some(JSON_VALUE.clone()), Some(METADATA_VALUE.clone()), doc.etag_header.clone())
 }
 
-/// An immutable blob (tarball, signature) with its ETag. `content_type` is one of the
-/// `CONTENT_*` constants.
-pub fn blob(request: &HeaderMap, body: Bytes, content_type: &'static str, etag: Option<HeaderValue>) -> Response {
-    respond(
-        request,
-        body,
-        Some(HeaderValue::from_static(content_type)),
-        Some(HeaderValue::from_static(CACHE_IMMUTABLE)),
-        etag,
-    )
+/// An immutable blob (tarball, signature; [`CACHE_IMMUTABLE`]) with its ETag. `content_type`
+/// is [`TGZ_VALUE`] or [`OCTET_VALUE`].
+pub fn blob(
+    request: &HeaderMap,
+    body: Bytes,
+    content_type: &'static HeaderValue,
+    etag: Option<HeaderValue>,
+) -> Response {
+    respond(request, body, Some(content_type.clone()), Some(IMMUTABLE_VALUE.clone()), etag)
 }
 
 /// A cached metadata document as one caller's view may see it: served as cached unless it names
@@ -134,7 +138,7 @@ pub fn viewed_document(request: &HeaderMap, doc: &Doc, narrow: impl FnOnce(&str)
         let etag = etag_of(&body);
         return artifact(request, body, CONTENT_JSON, CACHE_METADATA, etag);
     }
-    document(request, doc, CACHE_METADATA)
+    document(request, doc)
 }
 
 /// A JSON metadata document.
