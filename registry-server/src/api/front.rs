@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Request};
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Viewed;
@@ -118,18 +118,34 @@ impl Front {
         Front { shortcut: false, ..self }
     }
 
-    /// Answers a hot route through the edge, as the router would have.
-    async fn hot(hot: Hot, shared: Arc<Shared>, peer: IpAddr, req: Request) -> Result<Response, Infallible> {
-        let edge = &shared.edge;
-        let admitted = edge.limiter.admit_from(peer, &req);
+    /// Answers a hot route through the edge, as the router would have. What needs no waiting
+    /// is done before the future is made, so the future holds neither the request nor its parts:
+    /// both heap blocks a hot GET allocates stay under 1 KB, mimalloc's small-block limit, above
+    /// which an allocation through Rust's allocator interface (always "aligned" for mimalloc)
+    /// takes its over-allocating slow path, about 280 instructions each (`docs/performance.md`).
+    fn hot(
+        hot: Hot,
+        shared: Arc<Shared>,
+        peer: IpAddr,
+        req: Request,
+    ) -> <Self as tower_service::Service<Request>>::Future {
+        let admitted = shared.edge.limiter.admit_from(peer, &req);
         let (parts, _) = req.into_parts();
         let viewed = Viewed(shared.registry.viewed(crate::tenant::View::Public));
-        let headers = parts.headers;
         let template = hot.template();
         // Boxed once: each async layer of the edge (guard, limiter, time limit) keeps its
-        // argument beside its own state, so an inline handler future (up to 1.4 KB) was stored
-        // and copied about seven times, 10 KB of `memcpy` per request (2.7% of the server's CPU).
-        let handler: HandlerFuture = Box::pin(async move {
+        // argument beside its own state, so an inline handler future was stored and copied
+        // about seven times, 10 KB of `memcpy` per request (2.7% of the server's CPU).
+        let handler: HandlerFuture = Box::pin(Front::handler(hot, viewed, parts.headers));
+        Box::pin(Front::edged(shared, parts.method, template, admitted, handler))
+    }
+
+    /// The hot route's handler, the function the router would call.
+    // Not an `async fn`: its future would keep the arguments beside the locals they move into
+    // (48 bytes more, over the small-block limit); the block captures them once.
+    #[allow(clippy::manual_async_fn)]
+    fn handler(hot: Hot, viewed: Viewed, headers: HeaderMap) -> impl Future<Output = Response> + Send + 'static {
+        async move {
             match hot {
                 Hot::Discovery(_) => discovery::get(viewed, headers).await.into_response(),
                 Hot::RegistryIndex => packs::registry_index(viewed, headers).await.into_response(),
@@ -139,8 +155,18 @@ impl Front {
                 }
                 Hot::Advisories => security::advisories(viewed, headers).await.into_response(),
             }
-        });
-        Ok(edge.guard(&parts.method, template, false, admitted, handler).await)
+        }
+    }
+
+    /// `handler` through the edge's work, as the router's edge layer runs it.
+    async fn edged(
+        shared: Arc<Shared>,
+        method: Method,
+        template: &'static str,
+        admitted: Result<IpAddr, Box<Response>>,
+        handler: HandlerFuture,
+    ) -> Result<Response, Infallible> {
+        Ok(shared.edge.guard(&method, template, false, admitted, handler).await)
     }
 }
 
@@ -167,7 +193,7 @@ impl tower_service::Service<Request> for Front {
             Some(hot) => {
                 // The peer goes to the limiter directly: the handlers do not read extensions.
                 let peer = self.peer.map_or(IpAddr::from([0, 0, 0, 0]), |peer| peer.ip());
-                Box::pin(Front::hot(hot, Arc::clone(&self.shared), peer, req))
+                Front::hot(hot, Arc::clone(&self.shared), peer, req)
             }
             None => {
                 if let Some(peer) = self.peer {
@@ -196,5 +222,36 @@ where
 
     fn call(&mut self, stream: axum::serve::IncomingStream<'_, L>) -> Self::Future {
         std::future::ready(Ok(Front { peer: Some(*stream.remote_addr()), ..self.clone() }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// mimalloc's largest small block: above it, an allocation through Rust's allocator
+    /// interface takes the over-allocating slow path (see [`Front::hot`]).
+    const SMALL_BLOCK: usize = 1024;
+
+    #[tokio::test]
+    async fn a_hot_gets_two_heap_blocks_stay_small() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let storage = crate::storage::Storage::open(&crate::config::Config::embedded(dir.path()))
+            .await
+            .expect("embedded storage opens");
+        let front = super::super::router(Registry::new(storage));
+        let shared = Arc::clone(&front.shared);
+        let hot = Hot::of("/v1/packs/core.openwop.http/-/1.0.0.json").expect("a hot route");
+        let viewed = Viewed(shared.registry.viewed(crate::tenant::View::Public));
+        // Every route shares the one handler future type; its size is the largest route's.
+        let handler = Front::handler(hot, viewed, HeaderMap::new());
+        assert!(
+            std::mem::size_of_val(&handler) <= SMALL_BLOCK,
+            "handler future: {} bytes",
+            std::mem::size_of_val(&handler)
+        );
+        let edged =
+            Front::edged(shared, Method::GET, route::VERSION_FILE, Ok(IpAddr::from([0, 0, 0, 0])), Box::pin(handler));
+        assert!(std::mem::size_of_val(&edged) <= SMALL_BLOCK, "edge future: {} bytes", std::mem::size_of_val(&edged));
     }
 }

@@ -437,6 +437,17 @@ impl Cache {
         if let Some(doc) = self.lookup(&key) {
             return Ok(Some(doc));
         }
+        // Boxed: the miss path holds the database read's future, which would otherwise size
+        // every cached read's future (and the hot path's heap block) after it.
+        Box::pin(self.render_once(key, render)).await
+    }
+
+    /// A miss of [`Cache::get_or_render`]: one renderer per key at a time.
+    async fn render_once<F, Fut>(&self, key: Key, render: F) -> Result<Option<Arc<Doc>>, RegistryError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Doc>, RegistryError>>,
+    {
         let flight = self.inflight.lock().ok().map(|mut inflight| Arc::clone(inflight.entry(key.clone()).or_default()));
         let _turn = match &flight {
             Some(flight) => Some(flight.lock().await),

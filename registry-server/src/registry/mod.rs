@@ -289,7 +289,8 @@ impl Registry {
         if let Some(body) = self.shared.cache.blob(key) {
             return Ok(body);
         }
-        let body = self.storage().blobs.get(key).await?;
+        // Boxed: the object store's future is large and only a miss needs it.
+        let body = Box::pin(self.storage().blobs.get(key)).await?;
         self.shared.cache.keep_blob(key, &body);
         Ok(body)
     }
