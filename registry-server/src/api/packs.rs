@@ -25,10 +25,7 @@ pub async fn pack_index(
 ) -> Result<Response, ApiError> {
     let mut found = registry.pack_index_doc(&name).await?;
     // Mirror mode: a miss is pulled through from the upstream (bounded in time).
-    if found.is_none()
-        && registry.view().may_see_name(&name)
-        && Box::pin(crate::mirror::on_miss(&registry, &name, None)).await?
-    {
+    if found.is_none() && registry.view().may_see_name(&name) && crate::mirror::on_miss(&registry, &name, None).await? {
         found = registry.pack_index_doc(&name).await?;
     }
     match found {
@@ -81,7 +78,7 @@ pub async fn version_file(
     // Mirror mode: a miss is pulled through from the upstream (bounded in time).
     if found.is_none()
         && registry.view().may_see_name(&name)
-        && Box::pin(crate::mirror::on_miss(&registry, &name, Some(version))).await?
+        && crate::mirror::on_miss(&registry, &name, Some(version)).await?
     {
         found = registry.version_doc(&name, version).await?;
     }
