@@ -192,7 +192,7 @@ impl tower_service::Service<Request> for Front {
         match hot {
             Some(hot) => {
                 // The peer goes to the limiter directly: the handlers do not read extensions.
-                let peer = self.peer.map_or(IpAddr::from([0, 0, 0, 0]), |peer| peer.ip());
+                let peer = self.peer.map_or(super::limits::UNKNOWN_PEER, |peer| peer.ip());
                 Front::hot(hot, Arc::clone(&self.shared), peer, req)
             }
             None => {
@@ -250,8 +250,13 @@ mod tests {
             "handler future: {} bytes",
             std::mem::size_of_val(&handler)
         );
-        let edged =
-            Front::edged(shared, Method::GET, route::VERSION_FILE, Ok(IpAddr::from([0, 0, 0, 0])), Box::pin(handler));
+        let edged = Front::edged(
+            shared,
+            Method::GET,
+            route::VERSION_FILE,
+            Ok(crate::api::limits::UNKNOWN_PEER),
+            Box::pin(handler),
+        );
         assert!(std::mem::size_of_val(&edged) <= SMALL_BLOCK, "edge future: {} bytes", std::mem::size_of_val(&edged));
     }
 }

@@ -37,6 +37,10 @@ struct Bucket {
     last: Instant,
 }
 
+/// The client address budgets are kept under when the connection's peer is not known (a
+/// service built without it, as in tests): every such request shares one budget.
+pub(crate) const UNKNOWN_PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
 /// A request time limit that never ends a request (about thirty years).
 const NO_LIMIT: Duration = Duration::from_secs(30 * 365 * 86_400);
 
@@ -105,7 +109,7 @@ impl Limiter {
     /// answer with (boxed: the refusal is the rare path). A plain read without credentials
     /// touches no shared state.
     pub(crate) fn admit(&self, req: &Request) -> Result<IpAddr, Box<Response>> {
-        let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(UNKNOWN_PEER, |c| c.0.ip());
         self.admit_from(ip, req)
     }
 
