@@ -34,6 +34,7 @@ pub mod packs;
 pub mod publish;
 pub mod response;
 pub mod security;
+pub mod upload;
 // Read-side extras: schema mirror, search, aggregate SBOM, HTML catalog.
 pub mod catalog;
 pub mod sbom;
@@ -97,8 +98,9 @@ pub fn router_with(registry: Registry, limits: limits::Limits) -> front::Front {
         .route("/-/catalog/{name}", get(catalog::pack))
         .route("/{name}/{version}/{file}", get(schemas::get))
         .fallback(error::not_found_fallback)
-        // One byte over the publish limit so the handler, not the extractor, reports it.
-        .layer(DefaultBodyLimit::max(crate::publish::MAX_UPLOAD_BYTES + 1))
+        // The JSON write bodies (keys, advisories, lifecycle); the publish handler reads its
+        // tarball itself (`upload`) and holds it to `MAX_UPLOAD_BYTES`.
+        .layer(DefaultBodyLimit::max(crate::publish::MAX_UPLOAD_BYTES))
         .with_state(registry.clone())
         .merge(metrics_route)
         .layer(axum::middleware::from_fn_with_state(edge.clone(), edge_layer));

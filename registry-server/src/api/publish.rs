@@ -1,14 +1,14 @@
 //! `PUT /v1/packs/{name}/-/{version}.tgz` (publish) and `DELETE /v1/packs/{name}/-/{version}`
 //! (unpublish). The rules live in [`crate::publish`] and [`crate::lifecycle`].
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::principal;
 use super::error::ApiError;
+use super::upload::Upload;
 use crate::Registry;
 use crate::publish::{MAX_UPLOAD_BYTES, PublishOutcome, PublishRequest, publish};
 
@@ -16,51 +16,44 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn rejection_error(rejection: &BytesRejection) -> ApiError {
-    ApiError {
-        status: StatusCode::BAD_REQUEST,
-        code: "invalid_body",
-        message: format!("could not read the body: {rejection}"),
-        details: None,
-    }
-}
-
-/// Publish.
+/// Publish. The body is read by the handler, after the cheap checks, so a refused upload is
+/// answered and its unread rest dealt with in one place ([`Upload::respond`]).
 pub async fn put(
     State(registry): State<Registry>,
     Path((name, file)): Path<(String, String)>,
+    version: Version,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
+) -> Response {
+    let mut upload = Upload::new(version, &headers, body);
+    let response = match put_upload(&registry, &name, &file, &headers, &mut upload).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    };
+    upload.respond(response)
+}
+
+async fn put_upload(
+    registry: &Registry,
+    name: &str,
+    file: &str,
+    headers: &HeaderMap,
+    upload: &mut Upload,
 ) -> Result<Response, ApiError> {
     let Some(version) = file.strip_suffix(".tgz") else {
         return Err(ApiError::not_found("not_found", format!("publish with PUT /v1/packs/{name}/-/<version>.tgz")));
     };
-    let principal = principal(&registry, &headers).await?;
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            let mut response = ApiError {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "payload_too_large",
-                message: format!("the upload is over the {MAX_UPLOAD_BYTES}-byte limit"),
-                details: None,
-            }
-            .into_response();
-            // The rest of the body is never read, so the connection cannot carry another request.
-            response.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
-            return Ok(response);
-        }
-        Err(rejection) => return Err(rejection_error(&rejection)),
-    };
+    let principal = principal(registry, headers).await?;
+    let body = upload.read(MAX_UPLOAD_BYTES).await?;
     let outcome = publish(
-        &registry,
+        registry,
         PublishRequest {
-            name: &name,
+            name,
             version,
             body,
-            content_type: header_str(&headers, header::CONTENT_TYPE.as_str()),
-            asserted_sha256: header_str(&headers, "x-pack-sha256"),
-            signature: header_str(&headers, "x-pack-signature"),
+            content_type: header_str(headers, header::CONTENT_TYPE.as_str()),
+            asserted_sha256: header_str(headers, "x-pack-sha256"),
+            signature: header_str(headers, "x-pack-signature"),
             principal: &principal,
         },
     )

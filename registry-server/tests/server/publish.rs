@@ -376,6 +376,118 @@ async fn every_publish_check_has_its_code_and_writes_nothing() {
     }
 }
 
+/// One HTTP/1.1 exchange on a raw connection, for what a client library hides: whether the
+/// body could be written whole, the `Connection` header, and reuse of the connection.
+mod wire {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+
+    pub struct Answer {
+        pub status: u16,
+        pub headers: String,
+        pub body: String,
+    }
+
+    pub fn connect(base: &str) -> TcpStream {
+        let stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+        stream
+    }
+
+    pub fn read_answer(stream: &mut TcpStream) -> Answer {
+        let mut reader = BufReader::new(stream);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(reader.read_line(&mut line).unwrap() > 0, "connection closed before an answer; got {head:?}");
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{head}"));
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+            .unwrap_or_else(|| panic!("no content-length in {head}"));
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        Answer { status, headers: head.to_ascii_lowercase(), body: String::from_utf8(body).unwrap() }
+    }
+
+    /// `PUT` with `headers` (each ending in CRLF) then `body` as given; the answer.
+    pub fn put(stream: &mut TcpStream, path: &str, headers: &str, body: &[u8]) -> Answer {
+        let head = format!("PUT {path} HTTP/1.1\r\nhost: registry\r\ncontent-type: application/gzip\r\n{headers}\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body).unwrap_or_else(|e| panic!("writing the body of PUT {path}: {e}"));
+        read_answer(stream)
+    }
+
+    pub fn healthz(stream: &mut TcpStream) -> u16 {
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nhost: registry\r\n\r\n").unwrap();
+        read_answer(stream).status
+    }
+
+    /// `body` in 1 MiB chunks of the chunked transfer coding.
+    pub fn chunked(body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for chunk in body.chunks(1 << 20) {
+            out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+        out
+    }
+}
+
+/// A refused upload is answered, not reset: the client writes every byte of an over-limit or
+/// unauthorised body and then reads the refusal, and the connection carries the next request;
+/// a client waiting for `100 Continue` gets the 413 without sending the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_is_answered_and_the_connection_kept() {
+    for stack in stacks().await {
+        let storage = stack.storage().await;
+        let acme = token(&storage, "acme", &["vendor.acme.*"], &[Scope::Publish]).await;
+        let server = TestServer::start(storage.clone()).await;
+        let base = server.base.clone();
+        tokio::task::spawn_blocking(move || {
+            let path = "/v1/packs/vendor.acme.big/-/1.0.0.tgz";
+            let auth = format!("authorization: Bearer {acme}\r\n");
+            let over = vec![7u8; 14 << 20];
+
+            let mut conn = wire::connect(&base);
+            let declared = format!("{auth}content-length: {}\r\n", over.len());
+            let answer = wire::put(&mut conn, path, &declared, &over);
+            assert_eq!(answer.status, 413, "{}", answer.body);
+            assert!(answer.body.contains("payload_too_large"), "{}", answer.body);
+            assert!(!answer.headers.contains("connection: close"), "{}", answer.headers);
+            assert_eq!(wire::healthz(&mut conn), 200, "the connection carries the next request");
+
+            let chunked = format!("{auth}transfer-encoding: chunked\r\n");
+            let answer = wire::put(&mut conn, path, &chunked, &wire::chunked(&over));
+            assert_eq!(answer.status, 413, "counted, not declared: {}", answer.body);
+            assert_eq!(wire::healthz(&mut conn), 200);
+
+            let anonymous = format!("content-length: {}\r\n", over.len());
+            let answer = wire::put(&mut conn, path, &anonymous, &over);
+            assert_eq!(answer.status, 401, "{}", answer.body);
+            assert_eq!(wire::healthz(&mut conn), 200);
+
+            let mut waiting = wire::connect(&base);
+            let expecting = format!("{auth}content-length: {}\r\nexpect: 100-continue\r\n", over.len());
+            let answer = wire::put(&mut waiting, path, &expecting, b"");
+            assert_eq!(answer.status, 413, "answered before the body: {}", answer.body);
+            assert!(answer.headers.contains("connection: close"), "{}", answer.headers);
+        })
+        .await
+        .unwrap();
+        let api = Api { client: reqwest::Client::new(), server };
+        assert_eq!(api.get("/v1/packs/vendor.acme.big").await.status(), StatusCode::NOT_FOUND, "nothing was written");
+        stack.cleanup().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_publish_reserves_the_org_and_races_have_one_winner() {
     let world = World::new();
