@@ -3,14 +3,16 @@
 //! `GET /v1/-/audit`.
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::principal;
+use super::body::{JSON_LIMIT, Upload, json};
 use super::error::ApiError;
 use crate::auth::Scope;
 use crate::storage::writes::AuditEvent;
@@ -22,12 +24,14 @@ fn forbid(e: crate::auth::AuthError) -> ApiError {
 }
 
 /// Upload a root-signed keychain envelope. Its version must grow; the same bytes again are 200.
-pub async fn put_keychain(
-    State(registry): State<Registry>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let principal = principal(&registry, &headers).await?;
+pub async fn put_keychain(State(registry): State<Registry>, http: Version, headers: HeaderMap, body: Body) -> Response {
+    let mut upload = Upload::new(http, &headers, body);
+    let result = keychain(&registry, &headers, &mut upload).await;
+    upload.respond(result.into_response())
+}
+
+async fn keychain(registry: &Registry, headers: &HeaderMap, upload: &mut Upload) -> Result<Response, ApiError> {
+    let principal = principal(registry, headers).await?;
     principal.require(Scope::Admin, None).map_err(forbid)?;
     let Some(trust) = registry.trust() else {
         return Err(
@@ -42,6 +46,7 @@ pub async fn put_keychain(
         )
         .into());
     }
+    let body = upload.read(JSON_LIMIT).await?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| RegistryError::refused(400, "invalid_body", "the keychain must be UTF-8 JSON"))?;
     let new_root = trust.resolve(Some(text.as_bytes()))?;
@@ -88,12 +93,19 @@ pub async fn put_keychain(
 /// Add an advisory; every matched version is yanked.
 pub async fn post_advisory(
     State(registry): State<Registry>,
+    http: Version,
     headers: HeaderMap,
-    Json(advisory): Json<Value>,
-) -> Result<Response, ApiError> {
-    let principal = principal(&registry, &headers).await?;
-    let yanked = crate::lifecycle::add_advisory(&registry, &principal, advisory).await?;
-    Ok((StatusCode::CREATED, Json(json!({"yanked": yanked}))).into_response())
+    body: Body,
+) -> Response {
+    let mut upload = Upload::new(http, &headers, body);
+    let result = async {
+        let principal = principal(&registry, &headers).await?;
+        let advisory: Value = json(&upload.read(JSON_LIMIT).await?)?;
+        let yanked = crate::lifecycle::add_advisory(&registry, &principal, advisory).await?;
+        Ok::<_, ApiError>((StatusCode::CREATED, Json(json!({"yanked": yanked}))).into_response())
+    }
+    .await;
+    upload.respond(result.into_response())
 }
 
 /// Query of `GET /v1/-/audit`.
@@ -106,10 +118,16 @@ pub struct AuditQuery {
 pub async fn audit(
     State(registry): State<Registry>,
     headers: HeaderMap,
-    Query(q): Query<AuditQuery>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let principal = principal(&registry, &headers).await?;
     principal.require(Scope::Admin, None).map_err(forbid)?;
+    let Query(q) = query.map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalid_body",
+        message: format!("the query string does not parse: {}; use ?limit=<1-1000>", e.body_text()),
+        details: Some(json!({ "parameter": "limit" })),
+    })?;
     let events = registry.storage().db.audit_log(q.limit.unwrap_or(100).clamp(1, 1000)).await?;
     let events: Vec<Value> = events
         .into_iter()

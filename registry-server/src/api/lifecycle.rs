@@ -1,27 +1,24 @@
 //! `POST`/`DELETE /v1/packs/{name}/-/{version}/yank` and `…/deprecate`.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::auth::principal;
+use super::body::{JSON_LIMIT, Upload, json};
 use super::error::ApiError;
 use crate::Registry;
 use crate::lifecycle;
 
-/// Parses an optional JSON body (empty means all defaults).
-fn json_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+/// Reads an optional JSON body (empty means all defaults).
+async fn optional_json<T: DeserializeOwned + Default>(upload: &mut Upload) -> Result<T, ApiError> {
+    let body = upload.read(JSON_LIMIT).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError {
-        status: StatusCode::BAD_REQUEST,
-        code: "invalid_body",
-        message: format!("the body is not the expected JSON: {e}"),
-        details: None,
-    })
+    json(&body)
 }
 
 fn manifest_response(manifest: String) -> Response {
@@ -32,12 +29,18 @@ fn manifest_response(manifest: String) -> Response {
 pub async fn yank(
     State(registry): State<Registry>,
     Path((name, version)): Path<(String, String)>,
+    http: Version,
     headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let principal = principal(&registry, &headers).await?;
-    let req = json_body(&body)?;
-    Ok(manifest_response(lifecycle::yank(&registry, &principal, &name, &version, req).await?))
+    body: Body,
+) -> Response {
+    let mut upload = Upload::new(http, &headers, body);
+    let result = async {
+        let principal = principal(&registry, &headers).await?;
+        let req = optional_json(&mut upload).await?;
+        Ok::<_, ApiError>(manifest_response(lifecycle::yank(&registry, &principal, &name, &version, req).await?))
+    }
+    .await;
+    upload.respond(result.into_response())
 }
 
 /// `DELETE …/yank` (scope `packs:yank-revert`).
@@ -54,12 +57,18 @@ pub async fn unyank(
 pub async fn deprecate(
     State(registry): State<Registry>,
     Path((name, version)): Path<(String, String)>,
+    http: Version,
     headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let principal = principal(&registry, &headers).await?;
-    let req = json_body(&body)?;
-    Ok(manifest_response(lifecycle::deprecate(&registry, &principal, &name, &version, req).await?))
+    body: Body,
+) -> Response {
+    let mut upload = Upload::new(http, &headers, body);
+    let result = async {
+        let principal = principal(&registry, &headers).await?;
+        let req = optional_json(&mut upload).await?;
+        Ok::<_, ApiError>(manifest_response(lifecycle::deprecate(&registry, &principal, &name, &version, req).await?))
+    }
+    .await;
+    upload.respond(result.into_response())
 }
 
 /// `DELETE …/deprecate` (scope `packs:publish`).

@@ -22,6 +22,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod body;
 pub mod discovery;
 pub mod error;
 pub mod front;
@@ -34,7 +35,6 @@ pub mod packs;
 pub mod publish;
 pub mod response;
 pub mod security;
-pub mod upload;
 // Read-side extras: schema mirror, search, aggregate SBOM, HTML catalog.
 pub mod catalog;
 pub mod sbom;
@@ -42,7 +42,7 @@ pub mod schemas;
 pub mod search;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -98,9 +98,6 @@ pub fn router_with(registry: Registry, limits: limits::Limits) -> front::Front {
         .route("/-/catalog/{name}", get(catalog::pack))
         .route("/{name}/{version}/{file}", get(schemas::get))
         .fallback(error::not_found_fallback)
-        // The JSON write bodies (keys, advisories, lifecycle); the publish handler reads its
-        // tarball itself (`upload`) and holds it to `MAX_UPLOAD_BYTES`.
-        .layer(DefaultBodyLimit::max(crate::publish::MAX_UPLOAD_BYTES))
         .with_state(registry.clone())
         .merge(metrics_route)
         .layer(axum::middleware::from_fn_with_state(edge.clone(), edge_layer));

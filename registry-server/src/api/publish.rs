@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::principal;
+use super::body::Upload;
 use super::error::ApiError;
-use super::upload::Upload;
 use crate::Registry;
 use crate::publish::{MAX_UPLOAD_BYTES, PublishOutcome, PublishRequest, publish};
 

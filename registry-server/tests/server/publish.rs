@@ -216,6 +216,10 @@ async fn publish_serve_and_lifecycle() {
         let (status, body) = api.put(name, "1.1.0", Some(&publisher), v2.clone()).await;
         assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "version_conflict"));
 
+        // A query that does not parse is refused in the contract's envelope.
+        let (status, refusal) = api.send(reqwest::Method::GET, "/v1/-/audit?limit=many", &admin, None).await;
+        assert_eq!((status, code(&refusal)), (StatusCode::BAD_REQUEST, "invalid_body"), "{refusal}");
+        assert_eq!(refusal["details"]["parameter"], "limit", "{refusal}");
         // Every write is in the audit log, with who did it.
         let (status, log) = api.send(reqwest::Method::GET, "/v1/-/audit?limit=50", &admin, None).await;
         assert_eq!(status, StatusCode::OK);
@@ -415,11 +419,20 @@ mod wire {
         Answer { status, headers: head.to_ascii_lowercase(), body: String::from_utf8(body).unwrap() }
     }
 
-    /// `PUT` with `headers` (each ending in CRLF) then `body` as given; the answer.
+    /// `PUT` of a tarball with `headers` (each ending in CRLF) then `body` as given; the answer.
     pub fn put(stream: &mut TcpStream, path: &str, headers: &str, body: &[u8]) -> Answer {
-        let head = format!("PUT {path} HTTP/1.1\r\nhost: registry\r\ncontent-type: application/gzip\r\n{headers}\r\n");
+        send(stream, "PUT", path, &format!("content-type: application/gzip\r\n{headers}"), body)
+    }
+
+    /// `POST` with `headers` (each ending in CRLF) then `body` as given; the answer.
+    pub fn post(stream: &mut TcpStream, path: &str, headers: &str, body: &[u8]) -> Answer {
+        send(stream, "POST", path, headers, body)
+    }
+
+    fn send(stream: &mut TcpStream, method: &str, path: &str, headers: &str, body: &[u8]) -> Answer {
+        let head = format!("{method} {path} HTTP/1.1\r\nhost: registry\r\n{headers}\r\n");
         stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(body).unwrap_or_else(|e| panic!("writing the body of PUT {path}: {e}"));
+        stream.write_all(body).unwrap_or_else(|e| panic!("writing the body of {method} {path}: {e}"));
         read_answer(stream)
     }
 
@@ -442,13 +455,15 @@ mod wire {
 }
 
 /// A refused upload is answered, not reset: the client writes every byte of an over-limit or
-/// unauthorised body and then reads the refusal, and the connection carries the next request;
-/// a client waiting for `100 Continue` gets the 413 without sending the body.
+/// unauthorised body (a tarball or a JSON request) and then reads the refusal in the contract's
+/// envelope, and the connection carries the next request; a client waiting for `100 Continue`
+/// gets the 413 without sending the body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_upload_is_answered_and_the_connection_kept() {
     for stack in stacks().await {
         let storage = stack.storage().await;
         let acme = token(&storage, "acme", &["vendor.acme.*"], &[Scope::Publish]).await;
+        let admin = token(&storage, "ops", &[], &[Scope::Admin]).await;
         let server = TestServer::start(storage.clone()).await;
         let base = server.base.clone();
         tokio::task::spawn_blocking(move || {
@@ -472,6 +487,25 @@ async fn a_refused_upload_is_answered_and_the_connection_kept() {
             let anonymous = format!("content-length: {}\r\n", over.len());
             let answer = wire::put(&mut conn, path, &anonymous, &over);
             assert_eq!(answer.status, 401, "{}", answer.body);
+            assert_eq!(wire::healthz(&mut conn), 200);
+
+            // The JSON bodies of the write API go the same way, with the contract's envelope.
+            let admin = format!("authorization: Bearer {admin}\r\ncontent-type: application/json\r\n");
+            let big_json = vec![b' '; 2 << 20];
+            let declared = format!("{admin}content-length: {}\r\n", big_json.len());
+            let answer = wire::post(&mut conn, "/security/advisories", &declared, &big_json);
+            assert_eq!(answer.status, 413, "{}", answer.body);
+            assert!(answer.body.contains("payload_too_large"), "{}", answer.body);
+            assert_eq!(wire::healthz(&mut conn), 200);
+            let broken = b"{\"id\": ";
+            let declared = format!("{admin}content-length: {}\r\n", broken.len());
+            let answer = wire::post(&mut conn, "/security/advisories", &declared, broken);
+            assert_eq!(answer.status, 400, "{}", answer.body);
+            assert!(answer.body.contains("\"error\":\"invalid_body\""), "{}", answer.body);
+            assert!(answer.body.contains("line 1"), "says where: {}", answer.body);
+            let declared = format!("{auth}content-length: {}\r\n", big_json.len());
+            let answer = wire::post(&mut conn, "/v1/packs/vendor.acme.big/-/1.0.0/yank", &declared, &big_json);
+            assert_eq!(answer.status, 413, "{}", answer.body);
             assert_eq!(wire::healthz(&mut conn), 200);
 
             let mut waiting = wire::connect(&base);

@@ -1,9 +1,11 @@
-//! Reading an upload's body up to a limit, and what happens to the part a refusal leaves unread.
+//! The request bodies of the write API: read up to a limit, JSON parsed with the contract's
+//! error codes, and what happens to the part a refusal leaves unread. Every handler that takes
+//! a body (publish, keychain, advisories, yank, deprecate) reads it through [`Upload`].
 //!
 //! An HTTP/1.1 server that answers before reading the whole body and then closes the connection
 //! makes the kernel reset it while the client is still writing: the client sees a broken pipe,
 //! not the answer (the kernel drops received but unread data on a reset). So the unread rest of a
-//! refused upload is read and thrown away after the answer is sent, for a bounded time (as nginx's
+//! refused body is read and thrown away after the answer is sent, for a bounded time (as nginx's
 //! lingering close does); when the body ends in time, the connection stays usable.
 
 use std::time::Duration;
@@ -13,9 +15,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Version, header};
 use axum::response::Response;
 use bytes::BytesMut;
 use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::error::ApiError;
+
+/// The largest JSON body of the write API (keychains, advisories, yank and deprecate requests).
+pub const JSON_LIMIT: usize = 1024 * 1024;
 
 /// The longest a refused upload's rest is read and thrown away (nginx's `lingering_time`).
 pub const LINGER_TIME: Duration = Duration::from_secs(30);
@@ -41,12 +47,22 @@ impl From<UploadError> for ApiError {
     fn from(error: UploadError) -> Self {
         let (status, code, hint) = match error {
             UploadError::TooLarge { .. } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "a pack tarball must fit the limit")
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "make the body smaller")
             }
             UploadError::Body(_) => (StatusCode::BAD_REQUEST, "invalid_body", "send the bytes again"),
         };
         Self { status, code, message: format!("{error}; {hint}"), details: None }
     }
+}
+
+/// Parses a JSON body, refusing it as `invalid_body` with serde's reason (line, column, field).
+pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalid_body",
+        message: format!("the body is not the expected JSON: {e}"),
+        details: None,
+    })
 }
 
 /// Where the body stands.
