@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use axum::extract::{Path, Query};
+use axum::extract::Query;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use pack_verify::manifest::Lifecycle;
@@ -26,6 +26,7 @@ use serde_json::Value;
 use super::auth::Viewed;
 use super::error::ApiError;
 use super::response;
+use super::segments::Segments;
 use crate::registry::search::{MAX_PER_PAGE, SearchHit, SearchQuery};
 use crate::{Registry, RegistryError};
 
@@ -283,7 +284,7 @@ pub async fn home(
 /// `GET /-/catalog/{name}`.
 pub async fn pack(
     Viewed(registry): Viewed,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     match pack_page(&registry, &name).await? {

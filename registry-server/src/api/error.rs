@@ -1,7 +1,7 @@
 //! The JSON error envelope `{"error": code, "message": text, "details": {...}}` (contract §2.5).
 
 use axum::Json;
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -66,4 +66,14 @@ impl IntoResponse for ApiError {
 /// Any URL no route matches.
 pub async fn not_found_fallback(uri: Uri) -> ApiError {
     ApiError::not_found("not_found", format!("No file at {}", uri.path()))
+}
+
+/// A URL some route matches, with a method it does not take (axum adds the `Allow` header).
+pub async fn method_not_allowed_fallback(method: Method, uri: Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: format!("{method} is not allowed on {}; the Allow header lists the methods that are", uri.path()),
+        details: None,
+    }
 }

@@ -16,11 +16,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Viewed;
+use super::segments::Segments;
 use super::{Edge, discovery, packs, route, security};
 use crate::Registry;
 
@@ -149,9 +150,9 @@ impl Front {
             match hot {
                 Hot::Discovery(_) => discovery::get(viewed, headers).await.into_response(),
                 Hot::RegistryIndex => packs::registry_index(viewed, headers).await.into_response(),
-                Hot::PackIndex(_, name) => packs::pack_index(viewed, Path(name), headers).await.into_response(),
+                Hot::PackIndex(_, name) => packs::pack_index(viewed, Segments(name), headers).await.into_response(),
                 Hot::VersionFile(name, file) => {
-                    packs::version_file(viewed, Path((name, file)), headers).await.into_response()
+                    packs::version_file(viewed, Segments((name, file)), headers).await.into_response()
                 }
                 Hot::Advisories => security::advisories(viewed, headers).await.into_response(),
             }

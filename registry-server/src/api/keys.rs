@@ -6,7 +6,6 @@
 //! the registry's root, so it cannot be narrowed per tenant without breaking its signature (see
 //! docs/threat-model.md).
 
-use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
@@ -14,9 +13,14 @@ use bytes::Bytes;
 use super::auth::Viewed;
 use super::error::ApiError;
 use super::response;
+use super::segments::Segments;
 
 /// One public key, or the keychain.
-pub async fn get(Viewed(registry): Viewed, Path(file): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn get(
+    Viewed(registry): Viewed,
+    Segments(file): Segments<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let unknown = || ApiError::not_found("not_found", format!("No file at /keys/{file}"));
     if file == "keychain.json" {
         let doc = registry.storage().db.document(crate::trust::DOC_KEYCHAIN).await?.ok_or_else(unknown)?;

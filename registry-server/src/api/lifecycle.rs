@@ -1,7 +1,7 @@
 //! `POST`/`DELETE /v1/packs/{name}/-/{version}/yank` and `…/deprecate`.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use super::auth::principal;
 use super::body::{JSON_LIMIT, Upload, json};
 use super::error::ApiError;
+use super::segments::Segments;
 use crate::Registry;
 use crate::lifecycle;
 
@@ -28,7 +29,7 @@ fn manifest_response(manifest: String) -> Response {
 /// `POST …/yank` (scope `packs:yank`), body `{"reason", "advisoryUrl"}`.
 pub async fn yank(
     State(registry): State<Registry>,
-    Path((name, version)): Path<(String, String)>,
+    Segments((name, version)): Segments<(String, String)>,
     http: Version,
     headers: HeaderMap,
     body: Body,
@@ -46,7 +47,7 @@ pub async fn yank(
 /// `DELETE …/yank` (scope `packs:yank-revert`).
 pub async fn unyank(
     State(registry): State<Registry>,
-    Path((name, version)): Path<(String, String)>,
+    Segments((name, version)): Segments<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let principal = principal(&registry, &headers).await?;
@@ -56,7 +57,7 @@ pub async fn unyank(
 /// `POST …/deprecate` (scope `packs:publish`), body `{"reason", "supersededBy"}`.
 pub async fn deprecate(
     State(registry): State<Registry>,
-    Path((name, version)): Path<(String, String)>,
+    Segments((name, version)): Segments<(String, String)>,
     http: Version,
     headers: HeaderMap,
     body: Body,
@@ -74,7 +75,7 @@ pub async fn deprecate(
 /// `DELETE …/deprecate` (scope `packs:publish`).
 pub async fn undeprecate(
     State(registry): State<Registry>,
-    Path((name, version)): Path<(String, String)>,
+    Segments((name, version)): Segments<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let principal = principal(&registry, &headers).await?;

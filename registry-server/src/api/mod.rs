@@ -35,6 +35,7 @@ pub mod packs;
 pub mod publish;
 pub mod response;
 pub mod security;
+pub mod segments;
 // Read-side extras: schema mirror, search, aggregate SBOM, HTML catalog.
 pub mod catalog;
 pub mod sbom;
@@ -98,6 +99,7 @@ pub fn router_with(registry: Registry, limits: limits::Limits) -> front::Front {
         .route("/-/catalog/{name}", get(catalog::pack))
         .route("/{name}/{version}/{file}", get(schemas::get))
         .fallback(error::not_found_fallback)
+        .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .with_state(registry.clone())
         .merge(metrics_route)
         .layer(axum::middleware::from_fn_with_state(edge.clone(), edge_layer));

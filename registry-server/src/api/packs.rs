@@ -2,7 +2,6 @@
 //! `/v1/index.json`, `/v1/packs/{name}`, `/v1/packs/{name}/index.json` and
 //! `/v1/packs/{name}/-/{version}.json|.tgz|.sig|.sbom.json|.statement.json`.
 
-use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
@@ -10,6 +9,7 @@ use bytes::Bytes;
 use super::auth::Viewed;
 use super::error::ApiError;
 use super::response;
+use super::segments::Segments;
 
 /// `GET /v1/index.json`.
 pub async fn registry_index(Viewed(registry): Viewed, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -20,7 +20,7 @@ pub async fn registry_index(Viewed(registry): Viewed, headers: HeaderMap) -> Res
 /// `GET /v1/packs/{name}` and `/v1/packs/{name}/index.json` (identical bodies).
 pub async fn pack_index(
     Viewed(registry): Viewed,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let mut found = registry.pack_index_doc(&name).await?;
@@ -61,7 +61,7 @@ fn parse_file(file: &str) -> Option<VersionFile<'_>> {
 /// `GET /v1/packs/{name}/-/{version}.{json,tgz,sig,sbom.json}`.
 pub async fn version_file(
     Viewed(registry): Viewed,
-    Path((name, file)): Path<(String, String)>,
+    Segments((name, file)): Segments<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Some(kind) = parse_file(&file) else {

@@ -2,13 +2,14 @@
 //! (unpublish). The rules live in [`crate::publish`] and [`crate::lifecycle`].
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::principal;
 use super::body::Upload;
 use super::error::ApiError;
+use super::segments::Segments;
 use crate::Registry;
 use crate::publish::{MAX_UPLOAD_BYTES, PublishOutcome, PublishRequest, publish};
 
@@ -20,7 +21,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// answered and its unread rest dealt with in one place ([`Upload::respond`]).
 pub async fn put(
     State(registry): State<Registry>,
-    Path((name, file)): Path<(String, String)>,
+    Segments((name, file)): Segments<(String, String)>,
     version: Version,
     headers: HeaderMap,
     body: Body,
@@ -74,7 +75,7 @@ async fn put_upload(
 /// Unpublish (within 72 hours of publication).
 pub async fn delete(
     State(registry): State<Registry>,
-    Path((name, version)): Path<(String, String)>,
+    Segments((name, version)): Segments<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let principal = principal(&registry, &headers).await?;

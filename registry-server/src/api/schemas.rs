@@ -1,18 +1,18 @@
 //! `GET /{name}/{version}/{file}.json`: the schema `$id` mirror (contract §3.7). The rules (which
 //! files, never for yanked versions) are in [`crate::registry::schemas`].
 
-use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::auth::Viewed;
 use super::error::ApiError;
 use super::response;
+use super::segments::Segments;
 
 /// One mirrored schema, as JSON with the metadata caching rules (a yank removes it).
 pub async fn get(
     Viewed(registry): Viewed,
-    Path((name, version, file)): Path<(String, String, String)>,
+    Segments((name, version, file)): Segments<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     match registry.schema(&name, &version, &file).await? {

@@ -82,6 +82,12 @@ async fn headers_etags_aliases_and_errors() {
             ("/v1/packs/core.openwop.flow/-/1.1.0.zip", "not_found"),
             ("/keys/nobody.pub", "not_found"),
             ("/nothing/here", "not_found"),
+            // A segment that is not UTF-8 once percent-decoded names nothing (axum's plain text before).
+            ("/v1/packs/%FF", "not_found"),
+            ("/v1/packs/%FF/-/1.0.0.json", "not_found"),
+            ("/keys/%FF.pub", "not_found"),
+            ("/-/catalog/%FF", "not_found"),
+            ("/%FF/1.0.0/x.json", "not_found"),
         ] {
             let resp = get(path).await.unwrap();
             assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
@@ -91,6 +97,12 @@ async fn headers_etags_aliases_and_errors() {
             assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
             assert!(body.as_object().unwrap().keys().all(|k| ["error", "message", "details"].contains(&k.as_str())));
         }
+        // A method a URL does not take: 405 in the envelope, with the methods it does take.
+        let resp = client.post(server.url("/v1/index.json")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(resp.headers()["allow"].to_str().unwrap().contains("GET"), "{:?}", resp.headers());
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "method_not_allowed", "{body}");
         assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
         assert_eq!(get("/readyz").await.unwrap().status(), StatusCode::OK);
         drop(server);
