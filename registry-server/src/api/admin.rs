@@ -3,10 +3,9 @@
 //! `GET /v1/-/audit`.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Version};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,8 +23,7 @@ fn forbid(e: crate::auth::AuthError) -> ApiError {
 }
 
 /// Upload a root-signed keychain envelope. Its version must grow; the same bytes again are 200.
-pub async fn put_keychain(State(registry): State<Registry>, http: Version, headers: HeaderMap, body: Body) -> Response {
-    let mut upload = Upload::new(http, &headers, body);
+pub async fn put_keychain(State(registry): State<Registry>, headers: HeaderMap, mut upload: Upload) -> Response {
     let result = keychain(&registry, &headers, &mut upload).await;
     upload.respond(result.into_response())
 }
@@ -91,13 +89,7 @@ async fn keychain(registry: &Registry, headers: &HeaderMap, upload: &mut Upload)
 }
 
 /// Add an advisory; every matched version is yanked.
-pub async fn post_advisory(
-    State(registry): State<Registry>,
-    http: Version,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let mut upload = Upload::new(http, &headers, body);
+pub async fn post_advisory(State(registry): State<Registry>, headers: HeaderMap, mut upload: Upload) -> Response {
     let result = async {
         let principal = principal(&registry, &headers).await?;
         let advisory: Value = json(&upload.read(JSON_LIMIT).await?)?;

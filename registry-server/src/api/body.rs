@@ -8,9 +8,11 @@
 //! refused body is read and thrown away after the answer is sent, for a bounded time (as nginx's
 //! lingering close does); when the body ends in time, the connection stays usable.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::{Body, BodyDataStream, Bytes};
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Version, header};
 use axum::response::Response;
 use bytes::BytesMut;
@@ -85,6 +87,16 @@ pub struct Upload {
     declared: Option<u64>,
     expects_continue: bool,
     version: Version,
+}
+
+/// As an extractor (a handler's last argument): the request's body with its version and headers.
+impl<S: Send + Sync> FromRequest<S> for Upload {
+    type Rejection = Infallible;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Infallible> {
+        let (parts, body) = request.into_parts();
+        Ok(Self::new(parts.version, &parts.headers, body))
+    }
 }
 
 impl Upload {

@@ -1,8 +1,7 @@
 //! `POST`/`DELETE /v1/packs/{name}/-/{version}/yank` and `…/deprecate`.
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Version, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
@@ -26,22 +25,45 @@ fn manifest_response(manifest: String) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, super::response::CONTENT_JSON)], manifest).into_response()
 }
 
-/// `POST …/yank` (scope `packs:yank`), body `{"reason", "advisoryUrl"}`.
-pub async fn yank(
-    State(registry): State<Registry>,
-    Segments((name, version)): Segments<(String, String)>,
-    http: Version,
+/// The two changes a `POST` with an optional JSON body makes.
+enum Change {
+    Yank,
+    Deprecate,
+}
+
+async fn post_change(
+    change: Change,
+    registry: Registry,
+    (name, version): (String, String),
     headers: HeaderMap,
-    body: Body,
+    mut upload: Upload,
 ) -> Response {
-    let mut upload = Upload::new(http, &headers, body);
     let result = async {
         let principal = principal(&registry, &headers).await?;
-        let req = optional_json(&mut upload).await?;
-        Ok::<_, ApiError>(manifest_response(lifecycle::yank(&registry, &principal, &name, &version, req).await?))
+        let manifest = match change {
+            Change::Yank => {
+                let req = optional_json(&mut upload).await?;
+                lifecycle::yank(&registry, &principal, &name, &version, req).await?
+            }
+            Change::Deprecate => {
+                let req = optional_json(&mut upload).await?;
+                lifecycle::deprecate(&registry, &principal, &name, &version, req).await?
+            }
+        };
+        Ok::<_, ApiError>(manifest_response(manifest))
     }
     .await;
     upload.respond(result.into_response())
+}
+
+/// `POST …/yank` (scope `packs:yank`), body `{"reason", "advisoryUrl"}`.
+pub async fn yank(
+    State(registry): State<Registry>,
+    Segments(segments): Segments<(String, String)>,
+    headers: HeaderMap,
+    upload: Upload,
+) -> Response {
+    post_change(Change::Yank, registry, segments, headers, upload).await
 }
 
 /// `DELETE …/yank` (scope `packs:yank-revert`).
@@ -57,19 +79,11 @@ pub async fn unyank(
 /// `POST …/deprecate` (scope `packs:publish`), body `{"reason", "supersededBy"}`.
 pub async fn deprecate(
     State(registry): State<Registry>,
-    Segments((name, version)): Segments<(String, String)>,
-    http: Version,
+    Segments(segments): Segments<(String, String)>,
     headers: HeaderMap,
-    body: Body,
+    upload: Upload,
 ) -> Response {
-    let mut upload = Upload::new(http, &headers, body);
-    let result = async {
-        let principal = principal(&registry, &headers).await?;
-        let req = optional_json(&mut upload).await?;
-        Ok::<_, ApiError>(manifest_response(lifecycle::deprecate(&registry, &principal, &name, &version, req).await?))
-    }
-    .await;
-    upload.respond(result.into_response())
+    post_change(Change::Deprecate, registry, segments, headers, upload).await
 }
 
 /// `DELETE …/deprecate` (scope `packs:publish`).

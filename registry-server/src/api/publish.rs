@@ -1,9 +1,8 @@
 //! `PUT /v1/packs/{name}/-/{version}.tgz` (publish) and `DELETE /v1/packs/{name}/-/{version}`
 //! (unpublish). The rules live in [`crate::publish`] and [`crate::lifecycle`].
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Version, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::principal;
@@ -22,11 +21,9 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 pub async fn put(
     State(registry): State<Registry>,
     Segments((name, file)): Segments<(String, String)>,
-    version: Version,
     headers: HeaderMap,
-    body: Body,
+    mut upload: Upload,
 ) -> Response {
-    let mut upload = Upload::new(version, &headers, body);
     let response = match put_upload(&registry, &name, &file, &headers, &mut upload).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
