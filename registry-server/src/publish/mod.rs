@@ -30,6 +30,10 @@ use crate::storage::writes::AuditEvent;
 /// Largest compressed upload accepted (contract: recommended 10 MB).
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 
+/// Largest `runtime.entry` file (contract: recommended 5 MB); other files are held to the
+/// tarball reader's 10 MiB per file.
+pub const MAX_ENTRY_BYTES: usize = 5 * 1024 * 1024;
+
 /// One publish request, as received.
 pub struct PublishRequest<'a> {
     /// Name from the URL.
@@ -97,7 +101,8 @@ fn check_asserted_sha(asserted: &str, tarball: &[u8]) -> Result<(), RegistryErro
 }
 
 /// Checks the manifest fields the registry needs beyond what the verifier checks.
-fn check_manifest(pack: &Value, files: &dyn Fn(&str) -> bool) -> Result<(), RegistryError> {
+/// `file_size` gives the size of a file in the tarball, `None` when it is absent.
+fn check_manifest(pack: &Value, file_size: &dyn Fn(&str) -> Option<usize>) -> Result<(), RegistryError> {
     let engines = pack.pointer("/engines/openwop").and_then(Value::as_str).ok_or_else(|| {
         bad("invalid_engines_range", "pack.json needs `engines.openwop`, a version range such as \">=1.0.0 <2.0.0\"")
     })?;
@@ -105,8 +110,18 @@ fn check_manifest(pack: &Value, files: &dyn Fn(&str) -> bool) -> Result<(), Regi
         .map_err(|e| bad("invalid_engines_range", format!("engines.openwop: {e}")))?;
     if let Some(entry) = pack.pointer("/runtime/entry").and_then(Value::as_str) {
         let entry = entry.trim_start_matches("./");
-        if !files(entry) {
-            return Err(bad("tarball_entry_missing", format!("runtime.entry `{entry}` is not in the tarball")));
+        match file_size(entry) {
+            None => return Err(bad("tarball_entry_missing", format!("runtime.entry `{entry}` is not in the tarball"))),
+            Some(size) if size > MAX_ENTRY_BYTES => {
+                return Err(bad(
+                    "tarball_entry_too_large",
+                    format!(
+                        "runtime.entry `{entry}` is {size} bytes, over the {MAX_ENTRY_BYTES}-byte limit; \
+                         bundle less into it or load the rest as separate modules"
+                    ),
+                ));
+            }
+            Some(_) => {}
         }
     }
     for list in ["nodes", "agents"] {
@@ -115,7 +130,7 @@ fn check_manifest(pack: &Value, files: &dyn Fn(&str) -> bool) -> Result<(), Regi
                 if let Some(r) = item.get(field).and_then(Value::as_str)
                     && !r.starts_with("http://")
                     && !r.starts_with("https://")
-                    && !files(r.trim_start_matches("./"))
+                    && file_size(r.trim_start_matches("./")).is_none()
                 {
                     return Err(bad("schema_ref_missing", format!("{list}[].{field} `{r}` is not in the tarball")));
                 }
@@ -177,7 +192,7 @@ pub async fn publish(registry: &Registry, req: PublishRequest<'_>) -> Result<Pub
             format!("pack.json has version `{}` but the URL has `{}`", pack.version, req.version),
         ));
     }
-    check_manifest(&document, &|path| archive.get(path).is_some())?;
+    check_manifest(&document, &|path| archive.get(path).map(<[u8]>::len))?;
     let Some(signing) = &pack.signing else {
         return Err(bad("pack_unsigned", "pack.json has no `signing` block; build with `pack build --key …`"));
     };

@@ -10,7 +10,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::{TestServer, stacks};
-use crate::world::{REGISTRY, World, key, keychain, keychain_key, pack, pack_with, signed_pack, token};
+use crate::world::{
+    REGISTRY, World, key, keychain, keychain_key, pack, pack_with, signed_pack, signed_pack_with_files, token,
+};
+use pack_verify::canonical::to_canonical_vec;
+use pack_verify::tarball::PackFile;
+use registry_server::publish::MAX_ENTRY_BYTES;
 
 struct Api {
     client: reqwest::Client,
@@ -51,6 +56,23 @@ impl Api {
         assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
         resp.json().await.unwrap()
     }
+}
+
+/// A signed pack of `name`@1.0.0 whose `runtime.entry` is `size` bytes (and whose one node names
+/// a schema file the tarball lacks, so a pack that passes the entry check still fails after it).
+fn with_entry(name: &str, size: usize) -> Vec<u8> {
+    let manifest = json!({
+        "name": name,
+        "version": "1.0.0",
+        "description": "a pack with a large entry",
+        "license": "Apache-2.0",
+        "engines": {"openwop": ">=1.0.0 <2.0.0"},
+        "runtime": {"language": "javascript", "entry": "./index.mjs"},
+        "nodes": [{"typeId": format!("{name}.node"), "configSchemaRef": "./schemas/missing.json"}],
+        "signing": {"method": "manual", "publicKeyRef": "acme-1", "signatureRef": "keys/pack.json.sig"},
+    });
+    let entry = PackFile { path: "index.mjs".into(), data: vec![b' '; size] };
+    signed_pack_with_files(to_canonical_vec(&manifest), &key(2), "x", vec![entry])
 }
 
 fn code(v: &Value) -> &str {
@@ -337,6 +359,16 @@ async fn every_publish_check_has_its_code_and_writes_nothing() {
                 StatusCode::BAD_REQUEST,
                 "tarball_entry_missing",
             ),
+            (
+                name,
+                "1.0.0",
+                with_entry(name, MAX_ENTRY_BYTES + 1),
+                "acme",
+                StatusCode::BAD_REQUEST,
+                "tarball_entry_too_large",
+            ),
+            // At the limit the entry passes, so the next check (a schema file) is the one that fails.
+            (name, "1.0.0", with_entry(name, MAX_ENTRY_BYTES), "acme", StatusCode::BAD_REQUEST, "schema_ref_missing"),
         ];
         for (pack_name, version, body, who, status, expected) in cases {
             let secret = if who == "acme" { &acme } else { &other };

@@ -130,11 +130,17 @@ pub fn pack_with(
 /// A pack whose `pack.json` is exactly `bytes`, signed by `signer` (for documents a `Value`
 /// cannot hold, such as a repeated field).
 pub fn signed_pack(bytes: Vec<u8>, signer: &PrivateKey, readme: &str) -> Vec<u8> {
+    signed_pack_with_files(bytes, signer, readme, Vec::new())
+}
+
+/// [`signed_pack`] with more files beside `README.md`.
+pub fn signed_pack_with_files(bytes: Vec<u8>, signer: &PrivateKey, readme: &str, extra: Vec<PackFile>) -> Vec<u8> {
     let sig = signer.sign(&bytes);
-    write_pack(&[
+    let mut files = vec![
         PackFile { path: "README.md".into(), data: readme.as_bytes().to_vec() },
         PackFile { path: EMBEDDED_SIGNATURE.into(), data: sig.to_bytes().to_vec() },
         PackFile { path: PACK_JSON.into(), data: bytes },
-    ])
-    .unwrap()
+    ];
+    files.extend(extra);
+    write_pack(&files).unwrap()
 }
