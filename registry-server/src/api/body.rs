@@ -135,22 +135,24 @@ impl Upload {
         Ok(buffer.freeze())
     }
 
-    /// Sends `response` and deals with the body's unread rest: thrown away in the background
-    /// (HTTP/1.x), dropped (HTTP/2 resets just the stream), or, when it cannot be read safely,
-    /// the connection is closed after the response.
+    /// Sends `response` and deals with the body's unread rest: thrown away in the background,
+    /// or, when reading it would invite it (a client waiting for `100 Continue`) or the stream
+    /// failed, left unread with the HTTP/1.1 connection closed after the response.
     pub fn respond(self, mut response: Response) -> Response {
         let close = match self.progress {
             Progress::Ended => false,
             // Reading now would make the server send `100 Continue` and invite the body.
             Progress::Unread if self.expects_continue => true,
             Progress::Failed => true,
-            Progress::Unread | Progress::Reading if self.version >= Version::HTTP_2 => false,
+            // Over HTTP/2 too: a stream whose body is dropped unread is reset after the answer
+            // (NO_ERROR, "stop sending"), which some clients (curl 7.88) report as a failed
+            // transfer instead of the answer.
             Progress::Unread | Progress::Reading => {
                 tokio::spawn(linger(self.stream));
                 false
             }
         };
-        if close {
+        if close && self.version < Version::HTTP_2 {
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
