@@ -141,8 +141,9 @@ impl Upload {
     pub fn respond(self, mut response: Response) -> Response {
         let close = match self.progress {
             Progress::Ended => false,
-            // Reading now would make the server send `100 Continue` and invite the body.
-            Progress::Unread if self.expects_continue => true,
+            // Reading now would make the server send `100 Continue` and invite the body (HTTP/1.1
+            // only: hyper's HTTP/2 server sends no `100 Continue`).
+            Progress::Unread if self.expects_continue && self.version < Version::HTTP_2 => true,
             Progress::Failed => true,
             // Over HTTP/2 too: a stream whose body is dropped unread is reset after the answer
             // (NO_ERROR, "stop sending"), which some clients (curl 7.88) report as a failed
