@@ -6,7 +6,9 @@
 //! makes the kernel reset it while the client is still writing: the client sees a broken pipe,
 //! not the answer (the kernel drops received but unread data on a reset). So the unread rest of a
 //! refused body is read and thrown away after the answer is sent, for a bounded time (as nginx's
-//! lingering close does); when the body ends in time, the connection stays usable.
+//! lingering close does); when the body ends in time, the connection stays usable. Over HTTP/2
+//! the same reading lets the stream end cleanly, instead of with a reset after the answer that
+//! some clients (curl 7.88) report as a failed transfer.
 
 use std::convert::Infallible;
 use std::time::Duration;
