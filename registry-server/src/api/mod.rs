@@ -99,9 +99,10 @@ pub fn router_with(registry: Registry, limits: limits::Limits) -> front::Front {
         .route("/-/catalog/{name}", get(catalog::pack))
         .route("/{name}/{version}/{file}", get(schemas::get))
         .fallback(error::not_found_fallback)
-        .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .with_state(registry.clone())
         .merge(metrics_route)
+        // After the merge, so `/metrics` gets it too (it applies to the routes added before it).
+        .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(axum::middleware::from_fn_with_state(edge.clone(), edge_layer));
     front::Front::new(router, registry, edge)
 }

@@ -98,11 +98,13 @@ async fn headers_etags_aliases_and_errors() {
             assert!(body.as_object().unwrap().keys().all(|k| ["error", "message", "details"].contains(&k.as_str())));
         }
         // A method a URL does not take: 405 in the envelope, with the methods it does take.
-        let resp = client.post(server.url("/v1/index.json")).send().await.unwrap();
-        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert!(resp.headers()["allow"].to_str().unwrap().contains("GET"), "{:?}", resp.headers());
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["error"], "method_not_allowed", "{body}");
+        for path in ["/v1/index.json", "/metrics"] {
+            let resp = client.post(server.url(path)).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+            assert!(resp.headers()["allow"].to_str().unwrap().contains("GET"), "{path}: {:?}", resp.headers());
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["error"], "method_not_allowed", "{path}: {body}");
+        }
         assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
         assert_eq!(get("/readyz").await.unwrap().status(), StatusCode::OK);
         drop(server);
