@@ -24,11 +24,8 @@ pub async fn put(
     headers: HeaderMap,
     mut upload: Upload,
 ) -> Response {
-    let response = match put_upload(&registry, &name, &file, &headers, &mut upload).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    };
-    upload.respond(response)
+    let result = put_upload(&registry, &name, &file, &headers, &mut upload).await;
+    upload.respond(result.into_response())
 }
 
 async fn put_upload(
