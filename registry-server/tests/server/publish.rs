@@ -11,9 +11,8 @@ use serde_json::{Value, json};
 
 use crate::support::{TestServer, stacks};
 use crate::world::{
-    REGISTRY, World, key, keychain, keychain_key, pack, pack_with, signed_pack, signed_pack_with_files, token,
+    REGISTRY, World, key, keychain, keychain_key, pack, pack_with, pack_with_files, signed_pack, token,
 };
-use pack_verify::canonical::to_canonical_vec;
 use pack_verify::tarball::PackFile;
 use registry_server::publish::MAX_ENTRY_BYTES;
 
@@ -61,18 +60,11 @@ impl Api {
 /// A signed pack of `name`@1.0.0 whose `runtime.entry` is `size` bytes (and whose one node names
 /// a schema file the tarball lacks, so a pack that passes the entry check still fails after it).
 fn with_entry(name: &str, size: usize) -> Vec<u8> {
-    let manifest = json!({
-        "name": name,
-        "version": "1.0.0",
-        "description": "a pack with a large entry",
-        "license": "Apache-2.0",
-        "engines": {"openwop": ">=1.0.0 <2.0.0"},
-        "runtime": {"language": "javascript", "entry": "./index.mjs"},
-        "nodes": [{"typeId": format!("{name}.node"), "configSchemaRef": "./schemas/missing.json"}],
-        "signing": {"method": "manual", "publicKeyRef": "acme-1", "signatureRef": "keys/pack.json.sig"},
-    });
     let entry = PackFile { path: "index.mjs".into(), data: vec![b' '; size] };
-    signed_pack_with_files(to_canonical_vec(&manifest), &key(2), "x", vec![entry])
+    pack_with_files(name, "1.0.0", &key(2), "acme-1", "x", vec![entry], |m| {
+        m["runtime"] = json!({"language": "javascript", "entry": "./index.mjs"});
+        m["nodes"] = json!([{"typeId": format!("{name}.node"), "configSchemaRef": "./schemas/missing.json"}]);
+    })
 }
 
 fn code(v: &Value) -> &str {

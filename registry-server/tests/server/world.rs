@@ -115,6 +115,19 @@ pub fn pack_with(
     readme: &str,
     edit: impl FnOnce(&mut Value),
 ) -> Vec<u8> {
+    pack_with_files(name, version, signer, key_id, readme, Vec::new(), edit)
+}
+
+/// [`pack_with`] with more files beside `README.md`.
+pub fn pack_with_files(
+    name: &str,
+    version: &str,
+    signer: &PrivateKey,
+    key_id: &str,
+    readme: &str,
+    extra: Vec<PackFile>,
+    edit: impl FnOnce(&mut Value),
+) -> Vec<u8> {
     let mut manifest = json!({
         "name": name,
         "version": version,
@@ -124,7 +137,7 @@ pub fn pack_with(
         "signing": {"method": "manual", "publicKeyRef": key_id, "signatureRef": "keys/pack.json.sig"},
     });
     edit(&mut manifest);
-    signed_pack(to_canonical_vec(&manifest), signer, readme)
+    signed_pack_with_files(to_canonical_vec(&manifest), signer, readme, extra)
 }
 
 /// A pack whose `pack.json` is exactly `bytes`, signed by `signer` (for documents a `Value`
