@@ -114,11 +114,11 @@ pub async fn audit(
 ) -> Result<Response, ApiError> {
     let principal = principal(&registry, &headers).await?;
     principal.require(Scope::Admin, None).map_err(forbid)?;
-    let Query(q) = query.map_err(|e| ApiError {
-        status: StatusCode::BAD_REQUEST,
-        code: "invalid_body",
-        message: format!("the query string does not parse: {}; use ?limit=<1-1000>", e.body_text()),
-        details: Some(json!({ "parameter": "limit" })),
+    let Query(q) = query.map_err(|e| {
+        ApiError::invalid_parameter(
+            "limit",
+            format!("the query string does not parse: {}; use ?limit=<1-1000>", e.body_text()),
+        )
     })?;
     let events = registry.storage().db.audit_log(q.limit.unwrap_or(100).clamp(1, 1000)).await?;
     let events: Vec<Value> = events

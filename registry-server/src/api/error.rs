@@ -25,6 +25,17 @@ impl ApiError {
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self { status: StatusCode::NOT_FOUND, code, message: message.into(), details: None }
     }
+
+    /// A 400 `invalid_body` for a query parameter, named in `details.parameter` (empty for the
+    /// query string as a whole).
+    pub fn invalid_parameter(parameter: &str, message: String) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_body",
+            message,
+            details: Some(json!({ "parameter": parameter })),
+        }
+    }
 }
 
 impl From<RegistryError> for ApiError {

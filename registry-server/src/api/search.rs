@@ -8,9 +8,8 @@
 use std::collections::HashMap;
 
 use axum::extract::Query;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::json;
 
 use super::auth::Viewed;
 use super::error::ApiError;
@@ -21,20 +20,14 @@ use crate::registry::search::{DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, S
 /// Search results are eventually consistent within a minute (RO §Search); cache no longer.
 pub const CACHE_SEARCH: &str = "public, max-age=60, must-revalidate";
 
-fn invalid(parameter: &str, message: String) -> ApiError {
-    ApiError {
-        status: StatusCode::BAD_REQUEST,
-        code: "invalid_body",
-        message,
-        details: Some(json!({ "parameter": parameter })),
-    }
-}
-
 fn number(params: &HashMap<String, String>, key: &str, default: usize, max: usize) -> Result<usize, ApiError> {
     let Some(raw) = params.get(key) else { return Ok(default) };
     match raw.trim().parse::<usize>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(invalid(key, format!("`{key}` must be a whole number from 1 to {max}; got `{raw}`"))),
+        _ => Err(ApiError::invalid_parameter(
+            key,
+            format!("`{key}` must be a whole number from 1 to {max}; got `{raw}`"),
+        )),
     }
 }
 
@@ -42,10 +35,10 @@ fn number(params: &HashMap<String, String>, key: &str, default: usize, max: usiz
 pub fn parse(params: &HashMap<String, String>) -> Result<SearchQuery, ApiError> {
     let q = params.get("q").map(|q| q.trim()).unwrap_or_default();
     if q.is_empty() {
-        return Err(invalid("q", "`q` is required: the text to search for, e.g. ?q=flow".into()));
+        return Err(ApiError::invalid_parameter("q", "`q` is required: the text to search for, e.g. ?q=flow".into()));
     }
     if q.chars().count() > MAX_QUERY_CHARS {
-        return Err(invalid("q", format!("`q` is longer than {MAX_QUERY_CHARS} characters")));
+        return Err(ApiError::invalid_parameter("q", format!("`q` is longer than {MAX_QUERY_CHARS} characters")));
     }
     // Pages past any plausible result count are refused rather than computed.
     let page = number(params, "page", 1, 100_000)?;
@@ -59,8 +52,8 @@ pub async fn search(
     params: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Query(params) =
-        params.map_err(|e| invalid("", format!("the query string does not parse: {}", e.body_text())))?;
+    let Query(params) = params
+        .map_err(|e| ApiError::invalid_parameter("", format!("the query string does not parse: {}", e.body_text())))?;
     let query = parse(&params)?;
     let page = registry.search(&query).await?;
     let body = to_json_document(&page);
