@@ -19,7 +19,7 @@ use crate::RegistryError;
 use crate::registry::{DOC_ADVISORIES, DOC_DISCOVERY, DOC_GENERATED_AT};
 use crate::storage::db::{InsertOutcome, ordering_columns};
 use crate::storage::writes::AuditEvent;
-use crate::storage::{Storage, VersionRow};
+use crate::storage::{InlineBlob, Storage, VersionRow};
 
 /// What an import did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -155,8 +155,8 @@ pub async fn import_tree(
         for entry in entries {
             let Some(version) = entry.get("version").and_then(Value::as_str) else { continue };
             let published_at = entry.get("publishedAt").and_then(Value::as_str);
-            let row = import_version(storage, &pack_dir, &name, version, published_at, &stamp).await?;
-            match storage.db.insert_version(&row, &stamp).await? {
+            let (row, inline) = import_version(storage, &pack_dir, &name, version, published_at, &stamp).await?;
+            match storage.db.insert_version_audited(&row, &inline, &stamp, None).await? {
                 InsertOutcome::Inserted => summary.imported += 1,
                 InsertOutcome::Exists { integrity } if integrity == row.integrity => summary.unchanged += 1,
                 InsertOutcome::Exists { integrity } => {
@@ -212,7 +212,8 @@ async fn verify_tree(tree: PathBuf, bundle: TrustBundle) -> Result<(), RegistryE
     Ok(())
 }
 
-/// Stores one version's blobs and returns the row that makes it visible.
+/// Stores one version's blobs and returns the row that makes it visible, with the blobs its
+/// insert stores in the database.
 async fn import_version(
     storage: &Storage,
     pack_dir: &Path,
@@ -220,7 +221,7 @@ async fn import_version(
     version: &str,
     published_at: Option<&str>,
     stamp: &str,
-) -> Result<VersionRow, RegistryError> {
+) -> Result<(VersionRow, Vec<InlineBlob>), RegistryError> {
     let parsed = semver::Version::parse(version).map_err(|e| RegistryError::InvalidDocument {
         path: pack_dir.display().to_string(),
         reason: format!("version `{version}` is not semver: {e}"),
@@ -252,7 +253,7 @@ async fn import_version(
         .put_version(Bytes::from(tarball), Bytes::from(signature), sbom.map(Bytes::from), statement.map(Bytes::from))
         .await?;
     let (major, minor, patch, prerelease) = ordering_columns(&parsed);
-    Ok(VersionRow {
+    let row = VersionRow {
         name: name.to_string(),
         version: version.to_string(),
         major,
@@ -274,5 +275,6 @@ async fn import_version(
         signature_blob: blobs.signature,
         sbom_blob: blobs.sbom,
         statement_blob: blobs.statement,
-    })
+    };
+    Ok((row, blobs.inline))
 }

@@ -20,7 +20,7 @@ use super::upstream::{UpstreamClient, UpstreamError};
 use crate::RegistryError;
 use crate::storage::db::{InsertOutcome, ordering_columns};
 use crate::storage::writes::AuditEvent;
-use crate::storage::{Storage, VersionRow};
+use crate::storage::{InlineBlob, Storage, VersionRow};
 
 /// An upstream with its client (and circuit breaker).
 #[derive(Debug)]
@@ -330,7 +330,7 @@ pub(crate) async fn sync_pack(
             continue;
         }
         match take_version(storage, up, &verifier, name, version, entry).await? {
-            Ok(row) => {
+            Ok((row, inline)) => {
                 let stamp = pack_verify::trust::now_rfc3339();
                 let audit = AuditEvent::new(
                     &stamp,
@@ -339,7 +339,7 @@ pub(crate) async fn sync_pack(
                     &subject,
                     serde_json::json!({"upstream": up.spec.url, "integrity": row.integrity}),
                 );
-                match storage.db.insert_version_audited(&row, &stamp, Some(&audit)).await? {
+                match storage.db.insert_version_audited(&row, &inline, &stamp, Some(&audit)).await? {
                     InsertOutcome::Inserted => {
                         status::record_version(&storage.db, name, version, &up.spec.name, &stamp).await?;
                         report.stored.push(subject);
@@ -375,7 +375,7 @@ async fn take_version(
     name: &str,
     version: &str,
     entry: &Value,
-) -> Result<Result<VersionRow, Refusal>, Abort> {
+) -> Result<Result<(VersionRow, Vec<InlineBlob>), Refusal>, Abort> {
     let subject = format!("{name}@{version}");
     let base = format!("/v1/packs/{name}/-/{version}");
     let missing = |what: &str| Refusal {
@@ -469,7 +469,7 @@ async fn take_version(
     // Blobs first; the version becomes visible only by the caller's single insert.
     let blobs = storage.blobs.put_version(tarball, signature, sbom, statement).await?;
     let (major, minor, patch, prerelease) = ordering_columns(&parsed);
-    Ok(Ok(VersionRow {
+    let row = VersionRow {
         name: name.to_string(),
         version: version.to_string(),
         major,
@@ -493,7 +493,8 @@ async fn take_version(
         signature_blob: blobs.signature,
         sbom_blob: blobs.sbom,
         statement_blob: blobs.statement,
-    }))
+    };
+    Ok(Ok((row, blobs.inline)))
 }
 
 /// This mirror's registry statement for a verified upstream version.

@@ -335,7 +335,7 @@ pub async fn publish(registry: &Registry, req: PublishRequest<'_>) -> Result<Pub
         &format!("{}@{}", req.name, req.version),
         serde_json::json!({"integrity": integrity, "tokenId": req.principal.token_id, "signingKeyId": signing.key_id}),
     );
-    match db.insert_version_audited(&row, &published_at, Some(&audit)).await? {
+    match db.insert_version_audited(&row, &blobs.inline, &published_at, Some(&audit)).await? {
         InsertOutcome::Inserted => Ok(PublishOutcome::Created(manifest_text)),
         // Lost a race with an identical publish through another replica: same bytes, same answer.
         InsertOutcome::Exists { integrity: stored } if stored == integrity => {

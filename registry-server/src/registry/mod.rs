@@ -290,7 +290,7 @@ impl Registry {
             return Ok(body);
         }
         // Boxed: the object store's future is large and only a miss needs it.
-        let body = Box::pin(self.storage().blobs.get(key)).await?;
+        let body = Box::pin(self.storage().blob(key)).await?;
         self.shared.cache.keep_blob(key, &body);
         Ok(body)
     }

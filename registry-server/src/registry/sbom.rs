@@ -14,16 +14,17 @@ pub fn purl(name: &str, version: &str) -> String {
     format!("pkg:openwop/{name}@{version}")
 }
 
-/// The SHA-256 hex of a blob. Blob keys are content addresses (`sha256/<2>/<64 hex>`, see
+/// The SHA-256 hex of a blob. Blob keys are content addresses (`[db:]sha256/<2>/<64 hex>`, see
 /// `storage::blobs`), so the hash is read from the key; any other key is fetched and hashed.
 async fn blob_sha256_hex(registry: &Registry, key: &str) -> Result<String, RegistryError> {
-    if let Some(hex) = key.strip_prefix("sha256/").and_then(|rest| rest.split_once('/')).map(|(_, hex)| hex)
+    let address = key.strip_prefix(crate::storage::blobs::INLINE_PREFIX).unwrap_or(key);
+    if let Some(hex) = address.strip_prefix("sha256/").and_then(|rest| rest.split_once('/')).map(|(_, hex)| hex)
         && hex.len() == 64
         && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
         return Ok(hex.to_string());
     }
-    let bytes = registry.storage().blobs.get(key).await?;
+    let bytes = registry.storage().blob(key).await?;
     Ok(pack_verify::integrity::Integrity::of(&bytes).hex())
 }
 

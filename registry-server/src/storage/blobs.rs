@@ -24,6 +24,22 @@ pub struct BlobInfo {
     pub last_modified: time::OffsetDateTime,
 }
 
+/// The key prefix of a blob kept in the database (table `inline_blobs`) instead of the object
+/// store: `db:sha256/<2 hex>/<64 hex>`. A key without it names an object-store blob.
+pub const INLINE_PREFIX: &str = "db:";
+
+/// The largest SBOM or statement kept in the database; a larger one goes to the object store.
+pub const INLINE_LIMIT: usize = 256 * 1024;
+
+/// A document kept in the database beside its version row (see [`Blobs::put_version`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineBlob {
+    /// Its key, [`INLINE_PREFIX`] and the content address of `body`.
+    pub key: String,
+    /// The document, byte for byte.
+    pub body: String,
+}
+
 /// Where the files of one version are stored (content addresses).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionBlobs {
@@ -35,6 +51,9 @@ pub struct VersionBlobs {
     pub sbom: Option<String>,
     /// The registry statement, if there is one.
     pub statement: Option<String>,
+    /// The documents among them that the caller stores in the version row's own transaction
+    /// (`Db::insert_version_audited`), not in the object store.
+    pub inline: Vec<InlineBlob>,
 }
 
 /// The blob store.
@@ -133,9 +152,14 @@ impl Blobs {
         }
     }
 
-    /// Stores the files of one version. They are independent, so they go concurrently (on S3
-    /// one round trip instead of four); a failure part-way leaves only unreferenced blobs, which
-    /// the version row never points at and `registry-server gc` removes.
+    /// Stores the files of one version. The tarball and the signature go to the object store,
+    /// concurrently (on S3 one round trip instead of two); a failure part-way leaves only
+    /// unreferenced blobs, which the version row never points at and `registry-server gc`
+    /// removes. The SBOM and the statement, small JSON the registry serves whole, are returned
+    /// in [`VersionBlobs::inline`] for the version row's own transaction instead: two fewer
+    /// object-store writes per publish, which bounded publishes on S3 (docs/performance.md). One
+    /// that is not UTF-8, holds a NUL (PostgreSQL's TEXT refuses it) or exceeds
+    /// [`INLINE_LIMIT`] goes to the object store like the tarball.
     pub async fn put_version(
         &self,
         tarball: Bytes,
@@ -143,15 +167,26 @@ impl Blobs {
         sbom: Option<Bytes>,
         statement: Option<Bytes>,
     ) -> Result<VersionBlobs, RegistryError> {
-        let optional = |bytes: Option<Bytes>| async move {
-            match bytes {
-                Some(b) => self.put(b).await.map(Some),
-                None => Ok(None),
+        let mut inline = Vec::new();
+        let mut stored = Vec::new();
+        let mut place = |bytes: Option<Bytes>| -> Option<String> {
+            let bytes = bytes?;
+            match std::str::from_utf8(&bytes) {
+                Ok(text) if bytes.len() <= INLINE_LIMIT && !bytes.contains(&0) => {
+                    let key = format!("{INLINE_PREFIX}{}", Self::key_for(&bytes));
+                    inline.push(InlineBlob { key: key.clone(), body: text.to_string() });
+                    Some(key)
+                }
+                _ => {
+                    stored.push(bytes.clone());
+                    Some(Self::key_for(&bytes))
+                }
             }
         };
-        let (tarball, signature, sbom, statement) =
-            tokio::try_join!(self.put(tarball), self.put(signature), optional(sbom), optional(statement))?;
-        Ok(VersionBlobs { tarball, signature, sbom, statement })
+        let (sbom, statement) = (place(sbom), place(statement));
+        let others = futures_util::future::try_join_all(stored.into_iter().map(|bytes| self.put(bytes)));
+        let (tarball, signature, _) = tokio::try_join!(self.put(tarball), self.put(signature), others)?;
+        Ok(VersionBlobs { tarball, signature, sbom, statement, inline })
     }
 
     /// Every blob under the content-address prefix.

@@ -149,13 +149,16 @@ impl Db {
     /// Makes a version visible, creating its pack row if needed, in one transaction. Every blob
     /// the row names must already be stored.
     pub async fn insert_version(&self, row: &VersionRow, now: &str) -> Result<InsertOutcome, RegistryError> {
-        self.insert_version_audited(row, now, None).await
+        self.insert_version_audited(row, &[], now, None).await
     }
 
-    /// [`Db::insert_version`], recording `audit` in the same transaction when the version is new.
+    /// [`Db::insert_version`], storing `inline` (the row's blobs kept in the database, from
+    /// `Blobs::put_version`) and recording `audit` in the same transaction when the version is
+    /// new.
     pub async fn insert_version_audited(
         &self,
         row: &VersionRow,
+        inline: &[crate::storage::InlineBlob],
         now: &str,
         audit: Option<&crate::storage::writes::AuditEvent>,
     ) -> Result<InsertOutcome, RegistryError> {
@@ -194,6 +197,16 @@ impl Db {
             .await?
             .rows_affected();
         if inserted == 1 {
+            for blob in inline {
+                // Content-addressed: a body already stored under its key is the same body.
+                sqlx::query(
+                    "INSERT INTO inline_blobs (blob_key, body) VALUES ($1, $2) ON CONFLICT (blob_key) DO NOTHING",
+                )
+                .bind(&blob.key)
+                .bind(&blob.body)
+                .execute(&mut *tx)
+                .await?;
+            }
             if let Some(event) = audit {
                 crate::storage::writes::record_audit(&mut tx, event).await?;
             }
@@ -207,6 +220,15 @@ impl Db {
             .await?;
         tx.rollback().await?;
         Ok(InsertOutcome::Exists { integrity })
+    }
+
+    /// A blob kept in the database (a key with `blobs::INLINE_PREFIX`), if stored.
+    pub async fn inline_blob(&self, key: &str) -> Result<Option<String>, RegistryError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT body FROM inline_blobs WHERE blob_key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(body,)| body))
     }
 
     /// Every version of `name`, in no particular order.

@@ -4,7 +4,7 @@ pub mod blobs;
 pub mod db;
 pub mod writes;
 
-pub use blobs::Blobs;
+pub use blobs::{Blobs, InlineBlob};
 pub use db::{Db, VersionRow};
 
 use crate::{Config, RegistryError};
@@ -14,7 +14,7 @@ use crate::{Config, RegistryError};
 pub struct Storage {
     /// Metadata.
     pub db: Db,
-    /// Tarballs, signatures, SBOMs.
+    /// Tarballs and signatures (and SBOMs and statements too large for the database).
     pub blobs: Blobs,
 }
 
@@ -29,5 +29,17 @@ impl Storage {
         let db = Db::connect(&config.database_url()).await?;
         let blobs = Blobs::open(&config.object_store())?;
         Ok(Self { db, blobs })
+    }
+
+    /// Reads a blob whole, wherever its key says it is: the database for a key with
+    /// [`blobs::INLINE_PREFIX`], the object store for any other.
+    pub async fn blob(&self, key: &str) -> Result<bytes::Bytes, RegistryError> {
+        if key.starts_with(blobs::INLINE_PREFIX) {
+            return match self.db.inline_blob(key).await? {
+                Some(body) => Ok(bytes::Bytes::from(body)),
+                None => Err(RegistryError::BlobMissing { key: key.to_string() }),
+            };
+        }
+        self.blobs.get(key).await
     }
 }

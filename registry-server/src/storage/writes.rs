@@ -247,6 +247,19 @@ impl Db {
             tx.rollback().await?;
             return Ok(Change::NotFound);
         }
+        // Its blobs kept in the database go with it, unless another version names the same bytes
+        // (object-store blobs are left to `registry-server gc`).
+        for key in [&row.sbom_blob, &row.statement_blob].into_iter().flatten() {
+            if key.starts_with(crate::storage::blobs::INLINE_PREFIX) {
+                sqlx::query(
+                    "DELETE FROM inline_blobs WHERE blob_key = $1 AND NOT EXISTS \
+                     (SELECT 1 FROM versions WHERE sbom_blob = $1 OR statement_blob = $1)",
+                )
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
         sqlx::query(
             "INSERT INTO unpublished (name, version, integrity, unpublished_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name, version) DO NOTHING",

@@ -135,7 +135,7 @@ async fn sigkill_during_publishes_loses_nothing_acknowledged() {
             pack_verify::integrity::Integrity::parse(&row.integrity).unwrap().check(&tgz).unwrap();
             assert_eq!(storage.blobs.get(&row.signature_blob).await.unwrap().len(), 64);
             for blob in [&row.sbom_blob, &row.statement_blob].into_iter().flatten() {
-                storage.blobs.get(blob).await.unwrap();
+                storage.blob(blob).await.unwrap();
             }
         }
         drop(server);

@@ -1,7 +1,9 @@
 //! The storage layer on each stack: migrations, immutability, concurrent inserts, blobs.
 
 use bytes::Bytes;
+use registry_server::storage::blobs::{INLINE_LIMIT, INLINE_PREFIX};
 use registry_server::storage::db::InsertOutcome;
+use registry_server::storage::writes::{AuditEvent, Change};
 use registry_server::storage::{Blobs, VersionRow};
 
 use crate::support::stacks;
@@ -88,4 +90,87 @@ async fn bad_configuration_is_reported_clearly() {
     assert!(err.to_string().contains("names no bucket"), "{err}");
     let err = Blobs::open("s3://bucket?colour=blue").unwrap_err();
     assert!(err.to_string().contains("unknown option"), "{err}");
+}
+
+/// A publish writes two object-store blobs (tarball, signature); the SBOM and the statement go
+/// into the database in the version row's transaction, are read back byte for byte, and leave
+/// with the version. Rows from before (object-store keys) still resolve, and a document the
+/// database cannot hold as text goes to the object store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sboms_and_statements_live_in_the_database_beside_their_version() {
+    for stack in stacks().await {
+        let storage = stack.storage().await;
+        let sbom = Bytes::from_static(br#"{"bomFormat":"CycloneDX","specVersion":"1.6"}"#);
+        let statement = Bytes::from_static(b"{\"type\":\"openwop.version-statement\"}\n");
+        let blobs = storage
+            .blobs
+            .put_version(
+                Bytes::from_static(b"tgz"),
+                Bytes::from_static(b"sig"),
+                Some(sbom.clone()),
+                Some(statement.clone()),
+            )
+            .await
+            .unwrap();
+        let (sbom_key, statement_key) = (blobs.sbom.clone().unwrap(), blobs.statement.clone().unwrap());
+        assert_eq!(sbom_key, format!("{INLINE_PREFIX}{}", Blobs::key_for(&sbom)));
+        assert_eq!(statement_key, format!("{INLINE_PREFIX}{}", Blobs::key_for(&statement)));
+        let mut listed: Vec<String> = storage.blobs.list().await.unwrap().into_iter().map(|b| b.key).collect();
+        listed.sort();
+        let mut expected = vec![blobs.tarball.clone(), blobs.signature.clone()];
+        expected.sort();
+        assert_eq!(listed, expected, "{:?}: only the tarball and the signature reach the object store", stack.kind);
+        let unseen = storage.blob(&sbom_key).await.unwrap_err();
+        assert_eq!(unseen.code(), "pack_registry_unreachable", "not stored before its row is");
+
+        // The insert stores them; a losing insert of the same version stores nothing of its own.
+        let mut first = row("1.0.0", "sha256-AAAA", &blobs.tarball);
+        first.sbom_blob = blobs.sbom.clone();
+        first.statement_blob = blobs.statement.clone();
+        let inserted = storage.db.insert_version_audited(&first, &blobs.inline, "now", None).await.unwrap();
+        assert_eq!(inserted, InsertOutcome::Inserted);
+        assert_eq!(storage.blob(&sbom_key).await.unwrap(), sbom);
+        assert_eq!(storage.blob(&statement_key).await.unwrap(), statement);
+        let loser_sbom = Bytes::from_static(br#"{"loser":true}"#);
+        let loser = storage
+            .blobs
+            .put_version(Bytes::from_static(b"tgz"), Bytes::from_static(b"sig"), Some(loser_sbom), None)
+            .await
+            .unwrap();
+        let mut second = row("1.0.0", "sha256-BBBB", &loser.tarball);
+        second.sbom_blob = loser.sbom.clone();
+        let outcome = storage.db.insert_version_audited(&second, &loser.inline, "now", None).await.unwrap();
+        assert_eq!(outcome, InsertOutcome::Exists { integrity: "sha256-AAAA".into() });
+        assert!(storage.blob(loser.sbom.as_deref().unwrap()).await.is_err(), "{:?}", stack.kind);
+
+        // Not text for the database: not UTF-8, a NUL, over the limit. These go to the object store.
+        let latin1 = Bytes::from_static(b"{\"name\":\"caf\xe9\"}");
+        let nul = Bytes::from_static(b"{\"a\":\"\x00\"}");
+        let large = Bytes::from(format!("\"{}\"", "x".repeat(INLINE_LIMIT)));
+        for odd in [latin1, nul, large] {
+            let placed = storage
+                .blobs
+                .put_version(Bytes::from_static(b"t"), Bytes::from_static(b"s"), Some(odd.clone()), None)
+                .await
+                .unwrap();
+            assert!(placed.inline.is_empty());
+            assert_eq!(placed.sbom.as_deref(), Some(Blobs::key_for(&odd).as_str()));
+            assert_eq!(storage.blob(placed.sbom.as_deref().unwrap()).await.unwrap(), odd);
+        }
+
+        // A row written before SBOMs moved to the database names an object-store blob.
+        let legacy_sbom = storage.blobs.put(Bytes::from_static(br#"{"legacy":1}"#)).await.unwrap();
+        let mut legacy = row("0.9.0", "sha256-CCCC", &blobs.tarball);
+        legacy.sbom_blob = Some(legacy_sbom.clone());
+        assert_eq!(storage.db.insert_version(&legacy, "now").await.unwrap(), InsertOutcome::Inserted);
+        assert_eq!(&storage.blob(&legacy_sbom).await.unwrap()[..], br#"{"legacy":1}"#);
+
+        // Unpublishing takes the version's database blobs with it.
+        let audit = AuditEvent::new("now", "admin", "unpublish", "vendor.acme.tools@1.0.0", serde_json::json!({}));
+        assert_eq!(storage.db.unpublish(&first, &audit).await.unwrap(), Change::Applied);
+        assert_eq!(storage.db.inline_blob(&sbom_key).await.unwrap(), None, "{:?}", stack.kind);
+        assert_eq!(storage.db.inline_blob(&statement_key).await.unwrap(), None);
+        assert!(storage.blob(&legacy_sbom).await.is_ok(), "object-store blobs are gc's to remove");
+        stack.cleanup().await;
+    }
 }
