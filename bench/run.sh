@@ -434,7 +434,7 @@ if want publish; then
     PUBLISH_TMP="${BENCH_PUBLISH_DIR:-${TMPDIR:-/tmp}}"
     # On ext4 without a journal (these VMs' root file system) creating a file walks past every
     # inode deleted in the last 60 s (360 s while its inode-table block is dirty): files a build
-    # or an earlier run deleted just before slow the two blob files of every publish (see
+    # or an earlier run deleted just before slow the four blob files of every publish (see
     # docs/performance.md, 2026-11-27 09:15). The row names the file system measured.
     PUBLISH_FS="$(df -T "$PUBLISH_TMP" | awk 'NR == 2 {print $2}')"
     echo "== publish: cargo bench -p registry-server --bench publish, SQLite files on $PUBLISH_FS (load $(cut -d' ' -f1 /proc/loadavg))"
@@ -447,9 +447,9 @@ if want publish; then
     fi
     pg_rate="$(publish_rate PostgresS3)"
     # The PostgreSQL + S3 row's peer: the S3 server's own PUT rate, with the same 16 clients and
-    # no registry in front. A publish stores two blobs there (tarball, signature; the SBOM and the
-    # statement go into the database), so this rate / 2 is the publish rate that server allows at
-    # best.
+    # no registry in front. A publish stores two blobs there (tarball, signature; on S3 the SBOM
+    # and the statement go into the database), so this rate / 2 is the publish rate that server
+    # allows at best.
     if [[ -n "${OPENWOP_TEST_S3_ENDPOINT:-}" ]]; then
         bucket="openwop-bench-ceiling-$$"
         if curl -fsS -X PUT "$OPENWOP_TEST_S3_ENDPOINT/$bucket" -o /dev/null 2>/dev/null; then

@@ -6,7 +6,7 @@ use registry_server::storage::db::InsertOutcome;
 use registry_server::storage::writes::{AuditEvent, Change};
 use registry_server::storage::{Blobs, VersionRow};
 
-use crate::support::stacks;
+use crate::support::{StackKind, stacks};
 
 fn row(version: &str, integrity: &str, blob: &str) -> VersionRow {
     let v = semver::Version::parse(version).unwrap();
@@ -92,16 +92,46 @@ async fn bad_configuration_is_reported_clearly() {
     assert!(err.to_string().contains("unknown option"), "{err}");
 }
 
-/// A publish writes two object-store blobs (tarball, signature); the SBOM and the statement go
-/// into the database in the version row's transaction, are read back byte for byte, and leave
-/// with the version. Rows from before (object-store keys) still resolve, and a document the
-/// database cannot hold as text goes to the object store.
+/// On S3 a publish writes two object-store blobs (tarball, signature); the SBOM and the
+/// statement go into the database in the version row's transaction, are read back byte for
+/// byte, and leave with the version. Object-store keys (a local directory's choice, and rows
+/// from before) resolve alike, and a document the database cannot hold as text goes to the
+/// object store. Both placements are exercised on both stacks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sboms_and_statements_live_in_the_database_beside_their_version() {
     for stack in stacks().await {
-        let storage = stack.storage().await;
+        let mut storage = stack.storage().await;
+        let remote = matches!(stack.kind, StackKind::PostgresS3);
+        assert_eq!(
+            storage.blobs.inlines_documents(),
+            remote,
+            "{:?}: only S3 sends documents to the database",
+            stack.kind
+        );
         let sbom = Bytes::from_static(br#"{"bomFormat":"CycloneDX","specVersion":"1.6"}"#);
         let statement = Bytes::from_static(b"{\"type\":\"openwop.version-statement\"}\n");
+
+        // Not inlined: all four files are objects under plain content addresses.
+        let files = storage
+            .blobs
+            .clone()
+            .with_inline_documents(false)
+            .put_version(
+                Bytes::from_static(b"t0"),
+                Bytes::from_static(b"s0"),
+                Some(sbom.clone()),
+                Some(statement.clone()),
+            )
+            .await
+            .unwrap();
+        assert!(files.inline.is_empty());
+        assert_eq!(files.sbom.as_deref(), Some(Blobs::key_for(&sbom).as_str()));
+        assert_eq!(storage.blob(&Blobs::key_for(&statement)).await.unwrap(), statement);
+        for key in [&files.tarball, &files.signature, &files.sbom.clone().unwrap(), &files.statement.clone().unwrap()] {
+            storage.blobs.delete(key).await.unwrap();
+        }
+
+        storage.blobs = storage.blobs.clone().with_inline_documents(true);
         let blobs = storage
             .blobs
             .put_version(
