@@ -231,10 +231,12 @@ impl Db {
 
     /// A blob kept in the database (a key with `blobs::INLINE_PREFIX`), if stored.
     pub async fn inline_blob(&self, key: &str) -> Result<Option<String>, RegistryError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT body FROM inline_blobs WHERE blob_key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+        self.text_by_key("SELECT body FROM inline_blobs WHERE blob_key = $1", key).await
+    }
+
+    /// The one text column `sql` selects for `key` (its only parameter), if a row has it.
+    pub(crate) async fn text_by_key(&self, sql: &'static str, key: &str) -> Result<Option<String>, RegistryError> {
+        let row: Option<(String,)> = sqlx::query_as(sql).bind(key).fetch_optional(&self.pool).await?;
         Ok(row.map(|(body,)| body))
     }
 
@@ -269,9 +271,7 @@ impl Db {
 
     /// A public key's PEM.
     pub async fn key(&self, key_id: &str) -> Result<Option<String>, RegistryError> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT pem FROM keys WHERE key_id = $1").bind(key_id).fetch_optional(&self.pool).await?;
-        Ok(row.map(|(pem,)| pem))
+        self.text_by_key("SELECT pem FROM keys WHERE key_id = $1", key_id).await
     }
 
     /// Every key id with its PEM, sorted by key id.
@@ -296,11 +296,7 @@ impl Db {
 
     /// A registry-level document.
     pub async fn document(&self, doc_key: &str) -> Result<Option<String>, RegistryError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT body FROM documents WHERE doc_key = $1")
-            .bind(doc_key)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|(body,)| body))
+        self.text_by_key("SELECT body FROM documents WHERE doc_key = $1", doc_key).await
     }
 
     /// Checks the database answers (for readiness).

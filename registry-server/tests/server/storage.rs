@@ -111,19 +111,18 @@ async fn sboms_and_statements_live_in_the_database_beside_their_version() {
         let sbom = Bytes::from_static(br#"{"bomFormat":"CycloneDX","specVersion":"1.6"}"#);
         let statement = Bytes::from_static(b"{\"type\":\"openwop.version-statement\"}\n");
 
+        // One version's four files, through `blobs` placing the documents as told.
+        let put_four = |blobs: Blobs, inline: bool, tarball: &'static [u8]| {
+            let (sbom, statement) = (sbom.clone(), statement.clone());
+            async move {
+                let blobs = blobs.with_inline_documents(inline);
+                let signature = Bytes::from_static(b"sig");
+                blobs.put_version(Bytes::from_static(tarball), signature, Some(sbom), Some(statement)).await.unwrap()
+            }
+        };
+
         // Not inlined: all four files are objects under plain content addresses.
-        let files = storage
-            .blobs
-            .clone()
-            .with_inline_documents(false)
-            .put_version(
-                Bytes::from_static(b"t0"),
-                Bytes::from_static(b"s0"),
-                Some(sbom.clone()),
-                Some(statement.clone()),
-            )
-            .await
-            .unwrap();
+        let files = put_four(storage.blobs.clone(), false, b"t0").await;
         assert!(files.inline.is_empty());
         assert_eq!(files.sbom.as_deref(), Some(Blobs::key_for(&sbom).as_str()));
         assert_eq!(storage.blob(&Blobs::key_for(&statement)).await.unwrap(), statement);
@@ -132,16 +131,7 @@ async fn sboms_and_statements_live_in_the_database_beside_their_version() {
         }
 
         storage.blobs = storage.blobs.clone().with_inline_documents(true);
-        let blobs = storage
-            .blobs
-            .put_version(
-                Bytes::from_static(b"tgz"),
-                Bytes::from_static(b"sig"),
-                Some(sbom.clone()),
-                Some(statement.clone()),
-            )
-            .await
-            .unwrap();
+        let blobs = put_four(storage.blobs.clone(), true, b"tgz").await;
         let (sbom_key, statement_key) = (blobs.sbom.clone().unwrap(), blobs.statement.clone().unwrap());
         assert_eq!(sbom_key, format!("{INLINE_PREFIX}{}", Blobs::key_for(&sbom)));
         assert_eq!(statement_key, format!("{INLINE_PREFIX}{}", Blobs::key_for(&statement)));
