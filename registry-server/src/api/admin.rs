@@ -23,9 +23,12 @@ fn forbid(e: crate::auth::AuthError) -> ApiError {
 }
 
 /// Upload a root-signed keychain envelope. Its version must grow; the same bytes again are 200.
-pub async fn put_keychain(State(registry): State<Registry>, headers: HeaderMap, mut upload: Upload) -> Response {
-    let result = keychain(&registry, &headers, &mut upload).await;
-    upload.respond(result.into_response())
+pub async fn put_keychain(
+    State(registry): State<Registry>,
+    headers: HeaderMap,
+    mut upload: Upload,
+) -> Result<Response, ApiError> {
+    keychain(&registry, &headers, &mut upload).await
 }
 
 async fn keychain(registry: &Registry, headers: &HeaderMap, upload: &mut Upload) -> Result<Response, ApiError> {
@@ -89,15 +92,15 @@ async fn keychain(registry: &Registry, headers: &HeaderMap, upload: &mut Upload)
 }
 
 /// Add an advisory; every matched version is yanked.
-pub async fn post_advisory(State(registry): State<Registry>, headers: HeaderMap, mut upload: Upload) -> Response {
-    let result = async {
-        let principal = principal(&registry, &headers).await?;
-        let advisory: Value = json(&upload.read(JSON_LIMIT).await?)?;
-        let yanked = crate::lifecycle::add_advisory(&registry, &principal, advisory).await?;
-        Ok::<_, ApiError>((StatusCode::CREATED, Json(json!({"yanked": yanked}))).into_response())
-    }
-    .await;
-    upload.respond(result.into_response())
+pub async fn post_advisory(
+    State(registry): State<Registry>,
+    headers: HeaderMap,
+    mut upload: Upload,
+) -> Result<Response, ApiError> {
+    let principal = principal(&registry, &headers).await?;
+    let advisory: Value = json(&upload.read(JSON_LIMIT).await?)?;
+    let yanked = crate::lifecycle::add_advisory(&registry, &principal, advisory).await?;
+    Ok((StatusCode::CREATED, Json(json!({"yanked": yanked}))).into_response())
 }
 
 /// Query of `GET /v1/-/audit`.

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::Router;
+use axum::body::HttpBody as _;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
@@ -182,9 +183,13 @@ impl tower_service::Service<Request> for Front {
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        // Only anonymous GETs: a token selects a tenant's view and may fail to authenticate,
-        // which the router's extractor handles; HEAD and the rest take the router's method rules.
-        let hot = if self.shortcut && req.method() == Method::GET && !req.headers().contains_key(header::AUTHORIZATION)
+        // Only anonymous GETs without a body: a token selects a tenant's view and may fail to
+        // authenticate, which the router's extractor handles; HEAD and the rest take the router's
+        // method rules; a body is the router's edge to settle (`body::Rest`).
+        let hot = if self.shortcut
+            && req.method() == Method::GET
+            && !req.headers().contains_key(header::AUTHORIZATION)
+            && req.body().is_end_stream()
         {
             Hot::of(req.uri().path())
         } else {

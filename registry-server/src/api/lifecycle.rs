@@ -37,23 +37,19 @@ async fn post_change(
     (name, version): (String, String),
     headers: HeaderMap,
     mut upload: Upload,
-) -> Response {
-    let result = async {
-        let principal = principal(&registry, &headers).await?;
-        let manifest = match change {
-            Change::Yank => {
-                let req = optional_json(&mut upload).await?;
-                lifecycle::yank(&registry, &principal, &name, &version, req).await?
-            }
-            Change::Deprecate => {
-                let req = optional_json(&mut upload).await?;
-                lifecycle::deprecate(&registry, &principal, &name, &version, req).await?
-            }
-        };
-        Ok::<_, ApiError>(manifest_response(manifest))
-    }
-    .await;
-    upload.respond(result.into_response())
+) -> Result<Response, ApiError> {
+    let principal = principal(&registry, &headers).await?;
+    let manifest = match change {
+        Change::Yank => {
+            let req = optional_json(&mut upload).await?;
+            lifecycle::yank(&registry, &principal, &name, &version, req).await?
+        }
+        Change::Deprecate => {
+            let req = optional_json(&mut upload).await?;
+            lifecycle::deprecate(&registry, &principal, &name, &version, req).await?
+        }
+    };
+    Ok(manifest_response(manifest))
 }
 
 /// `POST …/yank` (scope `packs:yank`), body `{"reason", "advisoryUrl"}`.
@@ -62,7 +58,7 @@ pub async fn yank(
     Segments(segments): Segments<(String, String)>,
     headers: HeaderMap,
     upload: Upload,
-) -> Response {
+) -> Result<Response, ApiError> {
     post_change(Change::Yank, registry, segments, headers, upload).await
 }
 
@@ -82,7 +78,7 @@ pub async fn deprecate(
     Segments(segments): Segments<(String, String)>,
     headers: HeaderMap,
     upload: Upload,
-) -> Response {
+) -> Result<Response, ApiError> {
     post_change(Change::Deprecate, registry, segments, headers, upload).await
 }
 

@@ -124,7 +124,14 @@ async fn edge_layer(State(edge): State<Edge>, req: Request, next: Next) -> Respo
     let authorized = req.headers().contains_key(axum::http::header::AUTHORIZATION);
     let admitted = edge.limiter.admit(&req);
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    edge.guard(&method, route, authorized, admitted, next.run(req)).await
+    // Whatever the handling leaves of the body (a refusal, a route that reads none, a refused
+    // admission or a timeout) is settled here, so the client gets the answer, not a reset.
+    let (req, body) = body::track(req);
+    let response = edge.guard(&method, route, authorized, admitted, next.run(req)).await;
+    match body {
+        Some(body) => body.settle(response),
+        None => response,
+    }
 }
 
 impl Edge {

@@ -16,16 +16,15 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Publish. The body is read by the handler, after the cheap checks, so a refused upload is
-/// answered and its unread rest dealt with in one place ([`Upload::respond`]).
+/// Publish. The body is read by the handler, after the cheap checks; what a refusal leaves
+/// unread is the edge's to settle (`body::Rest::settle`).
 pub async fn put(
     State(registry): State<Registry>,
     Segments((name, file)): Segments<(String, String)>,
     headers: HeaderMap,
     mut upload: Upload,
-) -> Response {
-    let result = put_upload(&registry, &name, &file, &headers, &mut upload).await;
-    upload.respond(result.into_response())
+) -> Result<Response, ApiError> {
+    put_upload(&registry, &name, &file, &headers, &mut upload).await
 }
 
 async fn put_upload(

@@ -453,7 +453,8 @@ mod wire {
         send(stream, "POST", path, headers, body)
     }
 
-    fn send(stream: &mut TcpStream, method: &str, path: &str, headers: &str, body: &[u8]) -> Answer {
+    /// `method` on `path` with `headers` (each ending in CRLF) then `body` as given; the answer.
+    pub fn send(stream: &mut TcpStream, method: &str, path: &str, headers: &str, body: &[u8]) -> Answer {
         let head = format!("{method} {path} HTTP/1.1\r\nhost: registry\r\n{headers}\r\n");
         stream.write_all(head.as_bytes()).unwrap();
         stream.write_all(body).unwrap_or_else(|e| panic!("writing the body of {method} {path}: {e}"));
@@ -576,6 +577,20 @@ async fn a_refused_upload_is_answered_and_the_connection_kept() {
             assert_eq!(answer.status, 413, "{}", answer.body);
             assert_eq!(wire::healthz(&mut conn), 200);
 
+            // A body sent where none is read (an unknown URL, a method the route does not take,
+            // a `DELETE`) is answered and thrown away the same way.
+            for (method, target, status) in [
+                ("PUT", "/v1/nowhere/at/all", 404),
+                ("POST", "/healthz", 405),
+                ("DELETE", "/v1/packs/vendor.acme.big/-/1.0.0/yank", 401),
+                ("GET", "/v1/index.json", 200),
+            ] {
+                let declared = format!("content-length: {}\r\n", over.len());
+                let answer = wire::send(&mut conn, method, target, &declared, &over);
+                assert_eq!(answer.status, status, "{method} {target}: {}", answer.body);
+                assert_eq!(wire::healthz(&mut conn), 200, "after {method} {target}");
+            }
+
             let mut waiting = wire::connect(&base);
             let expecting = format!("{auth}content-length: {}\r\nexpect: 100-continue\r\n", over.len());
             let answer = wire::put(&mut waiting, path, &expecting, b"");
@@ -595,6 +610,8 @@ async fn a_refused_upload_is_answered_and_the_connection_kept() {
             let (got, reset) = h2_upload(&server.base, path, token, expect, 14 << 20).await;
             assert_eq!((got, reset), (status, None), "HTTP/2 upload, token {}, expect {expect}", token.is_some());
         }
+        let (got, reset) = h2_upload(&server.base, "/v1/nowhere/at/all", None, false, 14 << 20).await;
+        assert_eq!((got, reset), (404, None), "HTTP/2 upload to no route");
         let api = Api { client: reqwest::Client::new(), server };
         assert_eq!(api.get("/v1/packs/vendor.acme.big").await.status(), StatusCode::NOT_FOUND, "nothing was written");
         stack.cleanup().await;
