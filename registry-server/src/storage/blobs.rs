@@ -56,6 +56,14 @@ pub struct VersionBlobs {
     pub inline: Vec<InlineBlob>,
 }
 
+/// Where [`Blobs::put_version`] puts an SBOM or a statement.
+enum Placed {
+    /// In the database, under this key (in [`VersionBlobs::inline`]).
+    Inline(String),
+    /// In the object store, still to be written.
+    Object(Bytes),
+}
+
 /// The blob store.
 #[derive(Clone, Debug)]
 pub struct Blobs {
@@ -185,25 +193,30 @@ impl Blobs {
         sbom: Option<Bytes>,
         statement: Option<Bytes>,
     ) -> Result<VersionBlobs, RegistryError> {
+        // A document for the database gets its key here; any other is stored like the tarball,
+        // whose `put` names it (one hash per file either way).
         let mut inline = Vec::new();
-        let mut stored = Vec::new();
-        let mut place = |bytes: Option<Bytes>| -> Option<String> {
+        let mut place = |bytes: Option<Bytes>| -> Option<Placed> {
             let bytes = bytes?;
             match std::str::from_utf8(&bytes) {
                 Ok(text) if self.inline_documents && bytes.len() <= INLINE_LIMIT && !bytes.contains(&0) => {
                     let key = format!("{INLINE_PREFIX}{}", Self::key_for(&bytes));
                     inline.push(InlineBlob { key: key.clone(), body: text.to_string() });
-                    Some(key)
+                    Some(Placed::Inline(key))
                 }
-                _ => {
-                    stored.push(bytes.clone());
-                    Some(Self::key_for(&bytes))
-                }
+                _ => Some(Placed::Object(bytes)),
             }
         };
         let (sbom, statement) = (place(sbom), place(statement));
-        let others = futures_util::future::try_join_all(stored.into_iter().map(|bytes| self.put(bytes)));
-        let (tarball, signature, _) = tokio::try_join!(self.put(tarball), self.put(signature), others)?;
+        let optional = |placed: Option<Placed>| async move {
+            match placed {
+                Some(Placed::Inline(key)) => Ok(Some(key)),
+                Some(Placed::Object(bytes)) => self.put(bytes).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (tarball, signature, sbom, statement) =
+            tokio::try_join!(self.put(tarball), self.put(signature), optional(sbom), optional(statement))?;
         Ok(VersionBlobs { tarball, signature, sbom, statement, inline })
     }
 

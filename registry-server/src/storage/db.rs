@@ -197,22 +197,15 @@ impl Db {
             .await?
             .rows_affected();
         if inserted == 1 {
-            // Two rows per statement (a version has at most two): each statement costs a round
-            // trip while SQLite's one write lock is held. Content-addressed: a body already
-            // stored under its key is the same body.
-            for pair in inline.chunks(2) {
-                let sql = match pair.len() {
-                    1 => "INSERT INTO inline_blobs (blob_key, body) VALUES ($1, $2) ON CONFLICT (blob_key) DO NOTHING",
-                    _ => {
-                        "INSERT INTO inline_blobs (blob_key, body) VALUES ($1, $2), ($3, $4) \
-                         ON CONFLICT (blob_key) DO NOTHING"
-                    }
-                };
-                let mut query = sqlx::query(sql);
-                for blob in pair {
-                    query = query.bind(&blob.key).bind(&blob.body);
-                }
-                query.execute(&mut *tx).await?;
+            for blob in inline {
+                // Content-addressed: a body already stored under its key is the same body.
+                sqlx::query(
+                    "INSERT INTO inline_blobs (blob_key, body) VALUES ($1, $2) ON CONFLICT (blob_key) DO NOTHING",
+                )
+                .bind(&blob.key)
+                .bind(&blob.body)
+                .execute(&mut *tx)
+                .await?;
             }
             if let Some(event) = audit {
                 crate::storage::writes::record_audit(&mut tx, event).await?;
