@@ -28,11 +28,7 @@ pub async fn put_keychain(
     headers: HeaderMap,
     mut upload: Upload,
 ) -> Result<Response, ApiError> {
-    keychain(&registry, &headers, &mut upload).await
-}
-
-async fn keychain(registry: &Registry, headers: &HeaderMap, upload: &mut Upload) -> Result<Response, ApiError> {
-    let principal = principal(registry, headers).await?;
+    let principal = principal(&registry, &headers).await?;
     principal.require(Scope::Admin, None).map_err(forbid)?;
     let Some(trust) = registry.trust() else {
         return Err(

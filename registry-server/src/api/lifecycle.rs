@@ -25,41 +25,16 @@ fn manifest_response(manifest: String) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, super::response::CONTENT_JSON)], manifest).into_response()
 }
 
-/// The two changes a `POST` with an optional JSON body makes.
-enum Change {
-    Yank,
-    Deprecate,
-}
-
-async fn post_change(
-    change: Change,
-    registry: Registry,
-    (name, version): (String, String),
+/// `POST …/yank` (scope `packs:yank`), body `{"reason", "advisoryUrl"}`.
+pub async fn yank(
+    State(registry): State<Registry>,
+    Segments((name, version)): Segments<(String, String)>,
     headers: HeaderMap,
     mut upload: Upload,
 ) -> Result<Response, ApiError> {
     let principal = principal(&registry, &headers).await?;
-    let manifest = match change {
-        Change::Yank => {
-            let req = optional_json(&mut upload).await?;
-            lifecycle::yank(&registry, &principal, &name, &version, req).await?
-        }
-        Change::Deprecate => {
-            let req = optional_json(&mut upload).await?;
-            lifecycle::deprecate(&registry, &principal, &name, &version, req).await?
-        }
-    };
-    Ok(manifest_response(manifest))
-}
-
-/// `POST …/yank` (scope `packs:yank`), body `{"reason", "advisoryUrl"}`.
-pub async fn yank(
-    State(registry): State<Registry>,
-    Segments(segments): Segments<(String, String)>,
-    headers: HeaderMap,
-    upload: Upload,
-) -> Result<Response, ApiError> {
-    post_change(Change::Yank, registry, segments, headers, upload).await
+    let req = optional_json(&mut upload).await?;
+    Ok(manifest_response(lifecycle::yank(&registry, &principal, &name, &version, req).await?))
 }
 
 /// `DELETE …/yank` (scope `packs:yank-revert`).
@@ -75,11 +50,13 @@ pub async fn unyank(
 /// `POST …/deprecate` (scope `packs:publish`), body `{"reason", "supersededBy"}`.
 pub async fn deprecate(
     State(registry): State<Registry>,
-    Segments(segments): Segments<(String, String)>,
+    Segments((name, version)): Segments<(String, String)>,
     headers: HeaderMap,
-    upload: Upload,
+    mut upload: Upload,
 ) -> Result<Response, ApiError> {
-    post_change(Change::Deprecate, registry, segments, headers, upload).await
+    let principal = principal(&registry, &headers).await?;
+    let req = optional_json(&mut upload).await?;
+    Ok(manifest_response(lifecycle::deprecate(&registry, &principal, &name, &version, req).await?))
 }
 
 /// `DELETE …/deprecate` (scope `packs:publish`).

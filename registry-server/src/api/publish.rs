@@ -24,30 +24,20 @@ pub async fn put(
     headers: HeaderMap,
     mut upload: Upload,
 ) -> Result<Response, ApiError> {
-    put_upload(&registry, &name, &file, &headers, &mut upload).await
-}
-
-async fn put_upload(
-    registry: &Registry,
-    name: &str,
-    file: &str,
-    headers: &HeaderMap,
-    upload: &mut Upload,
-) -> Result<Response, ApiError> {
     let Some(version) = file.strip_suffix(".tgz") else {
         return Err(ApiError::not_found("not_found", format!("publish with PUT /v1/packs/{name}/-/<version>.tgz")));
     };
-    let principal = principal(registry, headers).await?;
+    let principal = principal(&registry, &headers).await?;
     let body = upload.read(MAX_UPLOAD_BYTES).await?;
     let outcome = publish(
-        registry,
+        &registry,
         PublishRequest {
-            name,
+            name: &name,
             version,
             body,
-            content_type: header_str(headers, header::CONTENT_TYPE.as_str()),
-            asserted_sha256: header_str(headers, "x-pack-sha256"),
-            signature: header_str(headers, "x-pack-signature"),
+            content_type: header_str(&headers, header::CONTENT_TYPE.as_str()),
+            asserted_sha256: header_str(&headers, "x-pack-sha256"),
+            signature: header_str(&headers, "x-pack-signature"),
             principal: &principal,
         },
     )
