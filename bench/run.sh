@@ -435,7 +435,7 @@ if want publish; then
     # On ext4 without a journal (these VMs' root file system) creating a file walks past every
     # inode deleted in the last 60 s (360 s while its inode-table block is dirty): files a build
     # or an earlier run deleted just before slow the four blob files of every publish (see
-    # docs/performance.md, 2026-11-27 09:15). The row names the file system measured.
+    # docs/performance-log.md, 2026-11-27 09:15). The row names the file system measured.
     PUBLISH_FS="$(df -T "$PUBLISH_TMP" | awk 'NR == 2 {print $2}')"
     echo "== publish: cargo bench -p registry-server --bench publish, SQLite files on $PUBLISH_FS (load $(cut -d' ' -f1 /proc/loadavg))"
     (cd "$REPO" && TMPDIR="$PUBLISH_TMP" cargo bench -q -p registry-server --bench publish 2>&1) | grep -E "^publish/" >"$WORK/publish.txt" || true

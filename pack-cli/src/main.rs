@@ -12,7 +12,7 @@ use pack_cli::{cli, commands, output};
 use clap::Parser as _;
 
 /// Install downloads, unpacks, verifies and writes on several threads; mimalloc avoids glibc's
-/// per-thread arena growth and trimming around those short-lived buffers (docs/performance.md).
+/// per-thread arena growth and trimming around those short-lived buffers (docs/performance-log.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -24,7 +24,7 @@ pub const HTTP_CONCURRENCY: usize = 16;
 /// Fetches in flight at once from a registry that answers over HTTP/2 and is not next door
 /// ([`Link`]), where one connection carries them all as streams (curl's default stream limit;
 /// servers commonly allow 100 to 256 streams per connection). 20 ms away, a cold install of 117
-/// packs took 0.95 s at 16 and 0.28 s at 128 (`docs/performance.md`).
+/// packs took 0.95 s at 16 and 0.28 s at 128 (`docs/performance-log.md`).
 pub const HTTP2_CONCURRENCY: usize = 100;
 
 /// A registry whose quickest answer so far came within this is next door (loopback, the same
@@ -32,7 +32,7 @@ pub const HTTP2_CONCURRENCY: usize = 100;
 /// streams cost CPU that the client and (on loopback) the server share. On loopback over TLS
 /// a client here sees its quickest answers in 0.3–0.8 ms, and keeping 100 streams instead of
 /// 16 cost a walk of the fixture registry 15–50 ms; 20 ms away it saved 1.1 s
-/// (`docs/performance.md`). At a round trip near this line the two are about even.
+/// (`docs/performance-log.md`). At a round trip near this line the two are about even.
 pub const NEARBY: Duration = Duration::from_millis(2);
 
 /// What a client has seen of its connection to one registry, and the request parallelism that

@@ -18,7 +18,7 @@ use registry_server::{Config, Registry, RegistryError};
 
 /// Every request allocates a few small buffers on one of several runtime threads, and publish
 /// unpacks tarballs; mimalloc's thread-local free lists beat glibc's arenas on both (see
-/// docs/performance.md).
+/// docs/performance-log.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -4,7 +4,7 @@
 //!
 //! Why: on the machines where the metadata GETs trailed nginx, a profile put the server's kernel
 //! time per request at nginx's and its user time 2.3–2.5 µs above it, about 15% of the CPU in
-//! the layers between hyper and the handler (`docs/performance.md`, the 2026-12-07 section).
+//! the layers between hyper and the handler (`docs/performance-log.md`, the 2026-12-07 06:30 section).
 //! What a request passes is unchanged: the edge's limits, metrics (under the same route
 //! template) and CORS, then the handler with the public view.
 
@@ -124,7 +124,7 @@ impl Front {
     /// is done before the future is made, so the future holds neither the request nor its parts:
     /// both heap blocks a hot GET allocates stay under 1 KB, mimalloc's small-block limit, above
     /// which an allocation through Rust's allocator interface (always "aligned" for mimalloc)
-    /// takes its over-allocating slow path, about 280 instructions each (`docs/performance.md`).
+    /// takes its over-allocating slow path, about 280 instructions each (`docs/performance-log.md`).
     fn hot(
         hot: Hot,
         shared: Arc<Shared>,

@@ -36,7 +36,7 @@ static ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
 
 // The hot path's header values, validated when the program is compiled: `from_static` is a
 // `const fn`, but called at run time it checks every byte again (about 300 instructions a
-// response, `docs/performance.md`). Cloning a static value copies a pointer.
+// response, `docs/performance-log.md`). Cloning a static value copies a pointer.
 static JSON_VALUE: HeaderValue = HeaderValue::from_static(CONTENT_JSON);
 static METADATA_VALUE: HeaderValue = HeaderValue::from_static(CACHE_METADATA);
 static IMMUTABLE_VALUE: HeaderValue = HeaderValue::from_static(CACHE_IMMUTABLE);

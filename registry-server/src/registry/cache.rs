@@ -386,7 +386,7 @@ pub struct Cache {
 /// what was found in the database is inserted; a miss inserts nothing) and blobs (content hashes
 /// from version rows). A request's key is only looked up, and a lookup cannot lengthen a chain,
 /// so the seeded, non-cryptographic foldhash is enough there; it costs a cached GET about 300
-/// instructions less than SipHash (`docs/performance.md`).
+/// instructions less than SipHash (`docs/performance-log.md`).
 pub(crate) type TrustedKeys = foldhash::fast::RandomState;
 
 #[derive(Debug, Default)]

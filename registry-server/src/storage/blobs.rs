@@ -183,7 +183,7 @@ impl Blobs {
     /// and `registry-server gc` removes. On S3 ([`Blobs::inlines_documents`]) the SBOM and the
     /// statement, small JSON the registry serves whole, are returned in [`VersionBlobs::inline`]
     /// for the version row's own transaction instead: two object-store writes per publish
-    /// instead of four, which bounded publishes on S3 (docs/performance.md). One that is not
+    /// instead of four, which bounded publishes on S3 (docs/performance-log.md). One that is not
     /// UTF-8, holds a NUL (PostgreSQL's TEXT refuses it) or exceeds [`INLINE_LIMIT`] goes to the
     /// object store like the tarball.
     pub async fn put_version(
