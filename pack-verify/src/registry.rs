@@ -473,10 +473,10 @@ fn index_agrees<A>(f: &Listed, v: VerifiedVersion<A>) -> Result<VerifiedVersion<
             return Err(VerifyError::IntegrityMismatch { expected: listed.clone(), actual: v.integrity.to_string() });
         }
     }
-    if let Some(key) = &f.index_key {
-        if *key != v.signing_key_id {
-            return Err(VerifyError::SignerMismatch { expected: key.clone(), found: v.signing_key_id.clone() });
-        }
+    if let Some(key) = &f.index_key
+        && *key != v.signing_key_id
+    {
+        return Err(VerifyError::SignerMismatch { expected: key.clone(), found: v.signing_key_id.clone() });
     }
     Ok(v)
 }

@@ -102,12 +102,12 @@ pub async fn import_tree(
     // A root-signed keychain, verified above against the bundle's root, is served as the mirror's
     // `/keys/keychain.json` (registry statements are checked against it). A stored one is kept.
     let keychain_path = tree.join("keys/keychain.json");
-    if !options.skip_verification && options.bundle.has_root() {
-        if let Some(bytes) = read_optional(&keychain_path)? {
-            if storage.db.document(crate::trust::DOC_KEYCHAIN).await?.is_none() {
-                storage.db.put_document(crate::trust::DOC_KEYCHAIN, &text(&keychain_path, bytes)?, &stamp).await?;
-            }
-        }
+    if !options.skip_verification
+        && options.bundle.has_root()
+        && let Some(bytes) = read_optional(&keychain_path)?
+        && storage.db.document(crate::trust::DOC_KEYCHAIN).await?.is_none()
+    {
+        storage.db.put_document(crate::trust::DOC_KEYCHAIN, &text(&keychain_path, bytes)?, &stamp).await?;
     }
 
     for (doc_key, rel) in

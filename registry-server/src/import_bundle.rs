@@ -208,19 +208,19 @@ fn prepare(bundle: &Path, options: &BundleImportOptions) -> Result<(TempDir, Ent
         RegistryError::Config { what: format!("the bundle has no registry {wanted} (it has {})", urls.join(", ")) }
     })?;
 
-    if let TrustPin::Pinned(pinned) = &options.pin {
-        if !same_trust(pinned, &entry.trust) {
-            return Err(RegistryError::Refused {
-                status: 400,
-                code: "bundle_trust_mismatch",
-                message: format!(
-                    "the trust bundle shipped for {} (registry id {}) differs from the one pinned with --trust \
+    if let TrustPin::Pinned(pinned) = &options.pin
+        && !same_trust(pinned, &entry.trust)
+    {
+        return Err(RegistryError::Refused {
+            status: 400,
+            code: "bundle_trust_mismatch",
+            message: format!(
+                "the trust bundle shipped for {} (registry id {}) differs from the one pinned with --trust \
                      (registry id {}); nothing was imported. Get the registry's bundle from its operator and pass it \
                      with --trust",
-                    entry.url, entry.trust.registry, pinned.registry
-                ),
-            });
-        }
+                entry.url, entry.trust.registry, pinned.registry
+            ),
+        });
     }
 
     // Extract this registry's tree; every other path is ignored.

@@ -317,12 +317,12 @@ pub fn exec_install(args: &InstallArgs, shell: &Shell) -> CliResult<Outcome> {
         write_atomic(&lock_path, &lockfile.to_bytes())?;
     }
     if !args.packs.is_empty() {
-        if let Some(deps) = manifest.as_object_mut().map(|m| m.entry("dependencies").or_insert_with(|| json!({}))) {
-            if let Some(deps) = deps.as_object_mut() {
-                for spec in &args.packs {
-                    let (name, range) = parse_spec(spec)?;
-                    deps.insert(name, Value::from(range));
-                }
+        if let Some(deps) = manifest.as_object_mut().map(|m| m.entry("dependencies").or_insert_with(|| json!({})))
+            && let Some(deps) = deps.as_object_mut()
+        {
+            for spec in &args.packs {
+                let (name, range) = parse_spec(spec)?;
+                deps.insert(name, Value::from(range));
             }
         }
         write_atomic(&manifest_path, (pack_verify::canonical::to_canonical_pretty(&manifest) + "\n").as_bytes())?;

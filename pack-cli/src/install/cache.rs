@@ -197,7 +197,7 @@ mod tests {
             tarball: format!("tgz {}", n % 30).into_bytes(),
             signature: vec![(n % 30) as u8; 64],
             manifest: format!("{{\"n\":{}}}", n % 30).into_bytes(),
-            statement: (n % 2 == 0).then(|| b"statement".to_vec()),
+            statement: n.is_multiple_of(2).then(|| b"statement".to_vec()),
         };
         // 60 puts of 30 distinct entries: each entry is written by two puts, maybe concurrently.
         let versions: Vec<CachedVersion> = (0..60).map(version).collect();

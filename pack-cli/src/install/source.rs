@@ -169,10 +169,10 @@ fn likely_pick(candidates: &[Candidate], range: &str, pin: Option<&Version>, exa
         return candidates.iter().position(|c| &c.version == exact);
     }
     let range = pack_verify::range::Range::parse(range).ok()?;
-    if let Some(pin) = pin.filter(|pin| range.matches(pin)) {
-        if let Some(i) = candidates.iter().position(|c| &c.version == pin) {
-            return Some(i);
-        }
+    if let Some(pin) = pin.filter(|pin| range.matches(pin))
+        && let Some(i) = candidates.iter().position(|c| &c.version == pin)
+    {
+        return Some(i);
     }
     (0..candidates.len())
         .filter(|&i| !candidates[i].yanked && range.matches(&candidates[i].version))

@@ -258,10 +258,10 @@ fn from_registry(
     let bad = |m: String| {
         CliError::usage("invalid_discovery", m, "the discovery document must list `signingKeys[]`").at(&discovery_path)
     };
-    if let Some(url) = discovery.get("url").and_then(Value::as_str) {
-        if url.trim_end_matches('/') != bundle.registry.trim_end_matches('/') {
-            notes.push(format!("the discovery document is for {url}, the bundle for {}", bundle.registry));
-        }
+    if let Some(url) = discovery.get("url").and_then(Value::as_str)
+        && url.trim_end_matches('/') != bundle.registry.trim_end_matches('/')
+    {
+        notes.push(format!("the discovery document is for {url}, the bundle for {}", bundle.registry));
     }
     let entries =
         discovery.get("signingKeys").and_then(Value::as_array).ok_or_else(|| bad("no `signingKeys` array".into()))?;
