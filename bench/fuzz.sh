@@ -83,7 +83,7 @@ seed_corpora() {
         return
     fi
     echo "== seeding corpora from $reg"
-    # The smallest tarballs (fast to mutate) plus every legacy-layout (`ed25519`) one.
+    # The smallest tarballs (fast to mutate) plus up to two legacy-layout (`ed25519`) ones.
     local tgzs=()
     mapfile -t tgzs < <(find "$reg/v1/packs" -name '*.tgz' -printf '%s %p\n' | sort -n | head -n "$SEEDS" | cut -d' ' -f2-)
     local legacy
