@@ -396,11 +396,103 @@ pub struct BundleUpdateArgs {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use clap::CommandFactory as _;
 
     #[test]
     fn definitions_are_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// Every `` `pack …` `` command that a message, hint or comment in the three crates names
+    /// resolves against these definitions: its subcommands exist and every flag it shows is one
+    /// that command (or `pack` itself) takes. A hint that sends someone to a flag that is not
+    /// there is a bug the person meets at the worst moment.
+    #[test]
+    fn commands_named_in_messages_exist() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut spans = Vec::new();
+        for dir in ["pack-cli/src", "pack-verify/src", "registry-server/src"] {
+            collect(&root.join(dir), &mut spans);
+        }
+        assert!(spans.len() > 50, "found only {} `pack …` commands in the sources; did the scan break?", spans.len());
+        let cli = super::Cli::command();
+        let wrong: Vec<String> = spans
+            .iter()
+            .filter_map(|(file, span)| resolve(&cli, span).err().map(|why| format!("{file}: `{span}`: {why}")))
+            .collect();
+        assert!(wrong.is_empty(), "messages name commands or flags that do not exist:\n{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn the_command_check_refuses_what_does_not_exist() {
+        let cli = super::Cli::command();
+        assert_eq!(resolve(&cli, "pack build --key … --key-id …"), Ok(()));
+        assert_eq!(resolve(&cli, "pack --registry URL publish"), Ok(()));
+        assert_eq!(resolve(&cli, "pack bundle --lockfile pack-lock.json -o bundle.tar [--offline]"), Ok(()));
+        assert!(resolve(&cli, "pack sign --method manual").is_err());
+        assert!(resolve(&cli, "pack keys root-init --name x").is_err());
+        assert!(resolve(&cli, "pack keys rotate").is_err());
+        assert!(resolve(&cli, "pack frobnicate").is_err());
+        assert!(resolve(&cli, "pack install --allow-expired-metadata").is_err());
+    }
+
+    /// `(file, text)` of every backquoted span starting with `pack ` on one line.
+    fn collect(dir: &Path, out: &mut Vec<(String, String)>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                collect(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                for line in text.lines() {
+                    for (start, _) in line.match_indices("`pack ") {
+                        let rest = &line[start + 1..];
+                        if let Some(end) = rest.find('`') {
+                            out.push((path.display().to_string(), rest[..end].to_string()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Walks `span`'s words down the command tree.
+    fn resolve(root: &clap::Command, span: &str) -> Result<(), String> {
+        let mut chain = vec![root];
+        let mut value_next = false;
+        for word in span.split_whitespace().skip(1).map(|w| w.trim_matches(|c| c == '[' || c == ']')) {
+            let here = *chain.last().expect("the chain starts at the root");
+            let flag = match (word.strip_prefix("--"), word.strip_prefix('-')) {
+                (Some(long), _) => Some(long.split('=').next().unwrap_or(long)),
+                (None, Some(short)) if short.len() == 1 => Some(short),
+                _ => None,
+            };
+            if let Some(flag) = flag {
+                if flag == "help" {
+                    continue;
+                }
+                let arg = chain.iter().rev().find_map(|c| {
+                    c.get_arguments().find(|a| {
+                        a.get_long() == Some(flag)
+                            || (flag.len() == 1 && a.get_short().map(String::from).as_deref() == Some(flag))
+                    })
+                });
+                let Some(arg) = arg else { return Err(format!("`{}` takes no {word}", here.get_name())) };
+                value_next = arg.get_action().takes_values() && !word.contains('=');
+            } else if value_next {
+                value_next = false;
+            } else if let Some(sub) = here.find_subcommand(word) {
+                chain.push(sub);
+            } else if here.has_subcommands() && word.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+                return Err(format!("`{}` has no subcommand `{word}`", here.get_name()));
+            }
+        }
+        // `pack …` stands for any command.
+        let any = span.split_whitespace().skip(1).all(|w| w == "…");
+        if chain.len() == 1 && !any { Err("names no subcommand".into()) } else { Ok(()) }
     }
 }
 

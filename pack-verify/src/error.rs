@@ -497,13 +497,13 @@ impl VerifyError {
                 "the pack was altered after signing or signed by another key; do not install it"
             }
             SignatureWrongKey { .. } => {
-                "sign with the key the pack declares in signing.publicKeyRef (`pack sign --key`); do not install it"
+                "the signature is not by the key the pack declares in signing.publicKeyRef; do not install it (its publisher rebuilds it with `pack build --key <that key> --key-id <its id>`)"
             }
             SignatureReused { .. } => {
-                "each version needs its own signature over its own pack.json: run `pack sign`; do not install it"
+                "each version needs its own signature over its own pack.json; do not install it (its publisher rebuilds this version with `pack build`)"
             }
-            Unsigned => "sign the pack with `pack sign`",
-            SigningMethodUnsupported { .. } => "re-sign the pack with `pack sign` (method `manual`)",
+            Unsigned => "build the pack with `pack build --key … --key-id …`, which signs it",
+            SigningMethodUnsupported { .. } => "rebuild the pack with `pack build`, which signs it the `manual` way",
             SignatureMalformed { .. } => "the .sig file must hold the raw 64-byte signature",
             TrustBundleInvalid { .. } => "check the trust bundle file against docs/trust-model.md",
             KeychainInvalid { .. } | KeychainSignatureInvalid { .. } | KeychainRegistryMismatch { .. } => {
@@ -513,7 +513,7 @@ impl VerifyError {
                 "someone is serving old or forked trust metadata; use another mirror and report it"
             }
             KeychainExpired { .. } => {
-                "the registry must re-sign its keychain; offline, pass --allow-expired-metadata explicitly"
+                "the registry must re-sign its keychain; to check against it anyway, `pack verify` and `pack-verify` take --allow-expired-metadata"
             }
             ClockRollback { .. } => "fix the system clock",
             StatementMissing | StatementInvalid { .. } | StatementMismatch { .. } => {

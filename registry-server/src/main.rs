@@ -331,9 +331,9 @@ fn hint(err: &RegistryError) -> &'static str {
         }
         RegistryError::Config { .. } => "fix the flag or environment variable named above",
         RegistryError::InvalidDocument { .. } => "fix or remove the document named above and retry",
-        RegistryError::Verify { .. } => {
-            "the tree does not verify against the trust bundle; pass --trust with the registry's bundle"
-        }
+        // The verifier's own hint fits every place this comes from: an imported tree, a bundle, a
+        // trust bundle or key file named in the flags or the config.
+        RegistryError::Verify { source, .. } => source.hint(),
         RegistryError::Io { .. } => "check the path exists and is readable",
         RegistryError::Refused { .. } => "fix the request as the message says",
     }

@@ -225,7 +225,10 @@ pub fn keychain_sign(opts: &KeychainSignOptions<'_>) -> CliResult<SignedKeychain
     if let Some(t) = spec.doc_type.as_deref().filter(|t| *t != "openwop.keychain") {
         return Err(spec_error(opts.spec, format!("_type is `{t}`, expected `openwop.keychain`")));
     }
-    check_registry_url(&spec.registry).map_err(|e| e.at(opts.spec))?;
+    check_registry_url(&spec.registry).map_err(|e| {
+        e.at(opts.spec)
+            .hint("set `registry` in the spec to the registry's http(s) base URL, e.g. https://packs.example.com")
+    })?;
     let registry = normalise_registry(&spec.registry);
 
     let previous = match opts.previous {

@@ -37,7 +37,7 @@ fn exists_error(path: &Path) -> CliError {
     CliError::usage(
         "key_file_exists",
         format!("{} already exists; refusing to overwrite a key", path.display()),
-        "choose another --name or --out-dir, or pass --force to replace it",
+        "choose another key name (`pack keygen --name`, `pack keys root-init --key-id`) or --out-dir, or pass --force to replace it",
     )
     .at(path)
 }
@@ -117,7 +117,7 @@ pub fn generate_files(dir: &Path, key_id: &str, force: bool) -> CliResult<Genera
 pub fn read_private(path: &Path) -> CliResult<PrivateKey> {
     let text = fsutil::read_text(path)?;
     PrivateKey::from_pkcs8_pem(&text).map_err(|e| {
-        CliError::input(&e).at(path).hint("pass the `.key` file written by `pack keygen` (PKCS#8 PEM, Ed25519)")
+        CliError::input(&e).at(path).hint("pass the `.key` file written by `pack keygen` (or, for a root key, `pack keys root-init`): PKCS#8 PEM, Ed25519")
     })
 }
 

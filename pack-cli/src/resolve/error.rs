@@ -165,7 +165,7 @@ impl ResolveError {
     pub fn hint(&self) -> &'static str {
         match self {
             Self::DependencyConflict { .. } => {
-                "relax one of the conflicting ranges, or pin a version every parent accepts in `overrides`"
+                "relax one of the conflicting ranges, or pin a version every parent accepts with `--override NAME=VERSION`"
             }
             Self::DependencyCycle { .. } => "packs must not depend on themselves, directly or through others",
             Self::VersionNotFound { .. } => "check the name and range; `pack info <name>` lists published versions",

@@ -42,6 +42,7 @@ fn refuses_to_overwrite_unless_forced() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("error[key_file_exists]:"), "{}", run.stderr);
     assert!(run.stderr.contains("  hint: "), "{}", run.stderr);
+    assert!(run.stderr.contains("--name"), "the hint names keygen's flag: {}", run.stderr);
 
     pack(dir.path(), &["keygen", "--name", "k", "--force"]).ok();
     assert_ne!(std::fs::read(dir.path().join("k.key")).unwrap(), before, "replaced");

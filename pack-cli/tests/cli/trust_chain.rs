@@ -235,4 +235,10 @@ fn keychain_spec_errors_are_clear() {
         ],
     )
     .fails_with(2, "keychain_spec_invalid");
+
+    // The registry URL comes from the spec here, so the hint names the spec's field, not a flag.
+    std::fs::write(d.join("noscheme.json"), r#"{"registry": "packs.example.com", "keys": []}"#).unwrap();
+    let err = keychain_sign(d, "noscheme.json", "o.json", None).fails_with(2, "invalid_registry_url");
+    assert!(err["path"].as_str().unwrap().ends_with("noscheme.json"), "{err}");
+    assert!(err["hint"].as_str().unwrap().contains("`registry` in the spec"), "{err}");
 }

@@ -77,7 +77,8 @@ impl Mirror {
         let Some(shared) = trust.filter(|t| t.statement_key.is_some()) else {
             return Err(RegistryError::Config {
                 what: "[mirror] resign = true needs this registry's trust bundle and statement key \
-                       (--trust, --statement-key, --statement-key-id)"
+                       (`trust`, `statement_key`, `statement_key_id` in the config file; `serve` also takes --trust, \
+                       --statement-key, --statement-key-id)"
                     .into(),
             });
         };
