@@ -44,12 +44,15 @@ impl RegistryTrust {
         let read = |p: &std::path::Path| {
             std::fs::read(p).map_err(|source| RegistryError::Io { path: p.display().to_string(), source })
         };
-        let bundle = TrustBundle::parse(&read(bundle_path)?).map_err(verify_err("trust bundle"))?;
+        // The error names the file, as every other refusal of a file does.
+        let bundle_where = bundle_path.display().to_string();
+        let bundle = TrustBundle::parse(&read(bundle_path)?).map_err(verify_err(&bundle_where))?;
         let statement_key = match statement_key {
             Some((id, path)) => {
                 let pem = String::from_utf8(read(path)?)
                     .map_err(|_| RegistryError::Config { what: format!("{} is not a PEM file", path.display()) })?;
-                Some((id.to_string(), PrivateKey::from_pkcs8_pem(&pem).map_err(verify_err("registry key"))?))
+                let key_where = path.display().to_string();
+                Some((id.to_string(), PrivateKey::from_pkcs8_pem(&pem).map_err(verify_err(&key_where))?))
             }
             None => None,
         };

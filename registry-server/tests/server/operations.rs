@@ -252,3 +252,38 @@ async fn failed_authentication_is_throttled_and_secrets_stay_out_of_logs() {
     assert!(!logged.contains("GUESSEDSECRETVALUE"), "a presented token leaked into the log");
     stack.cleanup().await;
 }
+
+/// A trust bundle or statement key the server cannot use is named by its path, with the
+/// verifier's hint for what is wrong with it (not advice to pass the flag that was passed).
+#[test]
+fn a_bad_trust_file_or_key_is_named_with_its_own_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad-trust.json");
+    std::fs::write(&bad, "{}").unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_registry-server"))
+            .arg("serve")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "a bad trust file must stop the server");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+
+    let stderr = run(&["--trust", bad.to_str().unwrap()]);
+    assert!(stderr.contains("error[trust_bundle_invalid]"), "{stderr}");
+    assert!(stderr.contains(bad.to_str().unwrap()), "the error names the file: {stderr}");
+    assert!(stderr.contains("hint: check the trust bundle file"), "{stderr}");
+    assert!(!stderr.contains("pass --trust"), "{stderr}");
+
+    let key = dir.path().join("registry-1.key");
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n").unwrap();
+    let trust = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/openwop-reference-registry.trust.json");
+    let stderr = run(&["--trust", trust, "--statement-key", key.to_str().unwrap(), "--statement-key-id", "registry-1"]);
+    assert!(stderr.contains(key.to_str().unwrap()), "the error names the key file: {stderr}");
+    assert!(!stderr.contains("pass --trust"), "{stderr}");
+}
