@@ -419,7 +419,9 @@ fn http2_registries_get_more_requests_in_flight() {
     for http2 in [true, false] {
         let work = tempfile::tempdir().unwrap();
         let d = work.path();
-        let server = serve_static_tls(&tree, &d.join("certs"), http2, Duration::from_millis(30));
+        // Long enough that a client on a busy two-core machine still has the requests of a step
+        // out before the first answer (at 30 ms a CI run once saw 39 at once for 40 packs).
+        let server = serve_static_tls(&tree, &d.join("certs"), http2, Duration::from_millis(120));
         let pack = fixture_consumer(d, &server.base);
         let mut args = vec!["--json", "install", "--host-dir", "host"];
         args.extend(names.iter().map(String::as_str));
