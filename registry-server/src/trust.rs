@@ -31,8 +31,9 @@ impl std::fmt::Debug for RegistryTrust {
     }
 }
 
-fn verify_err(context: &str) -> impl FnOnce(pack_verify::error::VerifyError) -> RegistryError + '_ {
-    move |source| RegistryError::Verify { context: context.to_string(), source }
+/// The error for a file the verifier refused, naming the file as every other refusal of one does.
+fn verify_err(path: &std::path::Path) -> impl FnOnce(pack_verify::error::VerifyError) -> RegistryError + '_ {
+    move |source| RegistryError::Verify { context: path.display().to_string(), source }
 }
 
 impl RegistryTrust {
@@ -44,15 +45,12 @@ impl RegistryTrust {
         let read = |p: &std::path::Path| {
             std::fs::read(p).map_err(|source| RegistryError::Io { path: p.display().to_string(), source })
         };
-        // The error names the file, as every other refusal of a file does.
-        let bundle_where = bundle_path.display().to_string();
-        let bundle = TrustBundle::parse(&read(bundle_path)?).map_err(verify_err(&bundle_where))?;
+        let bundle = TrustBundle::parse(&read(bundle_path)?).map_err(verify_err(bundle_path))?;
         let statement_key = match statement_key {
             Some((id, path)) => {
                 let pem = String::from_utf8(read(path)?)
                     .map_err(|_| RegistryError::Config { what: format!("{} is not a PEM file", path.display()) })?;
-                let key_where = path.display().to_string();
-                Some((id.to_string(), PrivateKey::from_pkcs8_pem(&pem).map_err(verify_err(&key_where))?))
+                Some((id.to_string(), PrivateKey::from_pkcs8_pem(&pem).map_err(verify_err(path))?))
             }
             None => None,
         };
